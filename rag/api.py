@@ -1,0 +1,78 @@
+"""The public functions: ask a question, retrieve passages, build an index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from rag.engine import get_engine
+from rag.indexing import BuildReport
+from rag.records import Answer, Passage
+
+
+def ask(
+    question: str,
+    *,
+    k: int = 5,
+    index: Path | str | None = None,
+    corpus: Path | str | None = None,
+) -> Answer:
+    """Answer ``question`` from the documents, citing a source span for every sentence.
+
+    Args:
+        question: the question, in plain words.
+        k: how many passages to retrieve and answer from.
+        index: an index folder (default: ``index/`` beside ``seeds/``, or $RAG_INDEX).
+        corpus: documents to keep the index in step with (default for the default index:
+            ``seeds/`` or $RAG_CORPUS).
+
+    Raises:
+        ValueError: the question is empty or too long (a :class:`rag.QuestionError`).
+        RagError: the index is missing, stale or corrupt; the message says how to fix it.
+
+    >>> a = ask("Who is the Commission spokesperson?")    # doctest: +SKIP
+    >>> a.citations[0].source                             # doctest: +SKIP
+    '001_e7367d59c646826d.txt'
+    """
+    return get_engine(index, corpus).ask(question, k=k)
+
+
+def retrieve(
+    question: str,
+    *,
+    k: int = 5,
+    index: Path | str | None = None,
+    corpus: Path | str | None = None,
+) -> list[Passage]:
+    """The ``k`` passages that best match ``question``, best first (same options as ask)."""
+    return get_engine(index, corpus).retrieve(question, k=k)
+
+
+def build_index(
+    paths: Iterable[Path | str] = (),
+    *,
+    index: Path | str | None = None,
+    jsonl: Path | str | None = None,
+    force: bool = False,
+) -> BuildReport:
+    """Index text files/folders, or a JSONL corpus of {id, title, text}, into ``index``.
+
+    Only new or changed documents are embedded again; the write is atomic.
+    """
+    from rag import indexing
+    from rag.config import default_corpus, default_index
+    from rag.engine import clear_engines
+    from rag.loading import load_jsonl, load_paths
+
+    documents = load_jsonl(jsonl) if jsonl is not None else load_paths(list(paths) or [default_corpus()])
+    report = indexing.build_index(documents, index if index is not None else default_index(), force=force)
+    clear_engines()
+    return report
+
+
+def load_index(index: Path | str | None = None):  # noqa: ANN201 - Index, imported lazily
+    """Load an index folder (default: the default index) without touching any corpus."""
+    from rag.config import default_index
+    from rag.index import load_index as _load
+
+    return _load(index if index is not None else default_index())

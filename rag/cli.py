@@ -1,0 +1,106 @@
+"""The `rag` command: index, ask, serve, eval. Errors print as one line; heavy imports are
+done inside each subcommand so `rag --help` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag.errors import RagError
+
+
+def _index(args: argparse.Namespace) -> int:
+    from rag.api import build_index
+
+    report = build_index(args.paths, index=args.index, jsonl=args.jsonl, force=args.force)
+    print(report.summary())
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from rag.api import ask
+
+    answer = ask(args.question, k=args.k, index=args.index, corpus=args.corpus)
+    print(answer.text)
+    if answer.citations:
+        print("\nClosest passages (not an answer):" if answer.abstained else "\nSources:")
+    for number, citation in enumerate(answer.citations, 1):
+        sentence = " ".join(citation.sentence.split())
+        print(f"[{number}] {citation.source} — {citation.title}")
+        print(f"    chars {citation.start + citation.sentence_start}–{citation.start + citation.sentence_end}: {sentence}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ui.app import launch
+
+    launch(host=args.host, port=args.port, index=args.index, corpus=args.corpus, share=args.share)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from rag.evaluation_cli import run_cli
+
+    return run_cli(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="rag", description="Answers from your documents, with citations.")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="build or update an index (only changed files are re-embedded)")
+    index.add_argument("paths", nargs="*", help="files or folders of .txt/.md (default: seeds/)")
+    index.add_argument("--index", type=Path, help="index folder (default: index/)")
+    index.add_argument("--jsonl", type=Path, help="a JSONL corpus of {id, title, text} instead of files")
+    index.add_argument("--force", action="store_true", help="re-embed everything")
+    index.set_defaults(run=_index)
+
+    ask = commands.add_parser("ask", help="answer a question with cited sources")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=5, help="passages to answer from (default 5)")
+    ask.add_argument("--index", type=Path, help="index folder (default: index/, kept in step with seeds/)")
+    ask.add_argument("--corpus", type=Path, help="documents to keep the index in step with")
+    ask.set_defaults(run=_ask)
+
+    serve = commands.add_parser("serve", help="start the web UI")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--index", type=Path)
+    serve.add_argument("--corpus", type=Path)
+    serve.add_argument("--share", action="store_true", help="also create a public Gradio link")
+    serve.set_defaults(run=_serve)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
+    evaluate.add_argument("--dataset", type=Path, help="benchmark folder with corpus.jsonl and qa.jsonl")
+    evaluate.add_argument("--questions", default="qa.jsonl", help="question file inside --dataset")
+    evaluate.add_argument("--split", choices=["dev", "test", "all"], default=None,
+                          help="first half (dev), second half (test) or all; default: all for the seeds set, test for benchmarks")
+    evaluate.add_argument("--limit", type=int, help="use only the first N questions of the split")
+    evaluate.add_argument("-k", type=int, default=5)
+    evaluate.add_argument("--index", type=Path, help="index folder for the dataset (default: index/datasets/NAME)")
+    evaluate.add_argument("--json", type=Path, help="also write the figures to this file")
+    evaluate.add_argument("--calibrate", action="store_true", help="print the abstention trade-off table")
+    evaluate.set_defaults(run=_eval)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return int(args.run(args))
+    except RagError as error:
+        if os.environ.get("RAG_RAISE_ERRORS"):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""An index with its embedder, retriever and answerer, loaded once per process and reused."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.answering import AnswerSettings, ExtractiveAnswerer
+from rag.config import MAX_QUESTION_CHARS, default_corpus, default_index
+from rag.embedders import Embedder, get_embedder
+from rag.errors import EmbedderMismatchError, QuestionError
+from rag.index import Index, load_index
+from rag.records import Answer, Passage
+from rag.retrieval import Retriever, RetrieverSettings, to_passages
+
+
+def check_question(question: object) -> str:
+    """The question, stripped.
+
+    Raises:
+        QuestionError: (a ValueError) the question is not text, blank, or too long.
+    """
+    if not isinstance(question, str):
+        raise QuestionError(f"The question must be text, not {type(question).__name__}.")
+    question = question.strip()
+    if not question:
+        raise QuestionError("The question is empty: type a question about your documents.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"The question is {len(question):,} characters long; the limit is "
+            f"{MAX_QUESTION_CHARS:,}. Ask the question itself rather than pasting a document."
+        )
+    return question
+
+
+@dataclass
+class Engine:
+    """Everything needed to answer questions over one index."""
+
+    index: Index
+    embedder: Embedder
+    retriever: Retriever
+    answerer: ExtractiveAnswerer
+
+    @classmethod
+    def open(
+        cls,
+        index: Index,
+        embedder: Embedder | None = None,
+        retriever_settings: RetrieverSettings | None = None,
+        answer_settings: AnswerSettings | None = None,
+    ) -> Engine:
+        embedder = embedder or get_embedder(index.manifest.embedder)
+        if embedder.id != index.manifest.embedder:
+            raise EmbedderMismatchError(
+                f"The index in {index.path.parent} was built with {index.manifest.embedder!r} but "
+                f"the embedder in use is {embedder.id!r}; rebuild it with `rag index`."
+            )
+        return cls(
+            index,
+            embedder,
+            Retriever(index, embedder, retriever_settings),
+            ExtractiveAnswerer(index, answer_settings),
+        )
+
+    def retrieve(self, question: str, *, k: int = 5) -> list[Passage]:
+        question = check_question(question)
+        return self.retriever.passages(question, _check_k(k))
+
+    def ask(self, question: str, *, k: int = 5) -> Answer:
+        question = check_question(question)
+        retrieval = self.retriever.search(question, _check_k(k))
+        return self.answerer.answer(retrieval, k)
+
+
+def _check_k(k: int) -> int:
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}.")
+    return k
+
+
+_engines: dict[Path, Engine] = {}
+_lock = threading.Lock()
+
+
+def get_engine(index: Path | str | None = None, corpus: Path | str | None = None) -> Engine:
+    """The engine for an index folder, loaded on first use and cached for the process.
+
+    With no ``index``, the default index is used and kept in step with the default corpus
+    (built on first use, updated for changed files). With an explicit ``index`` and no
+    ``corpus`` the index is only loaded: it must exist.
+    """
+    index_dir = Path(index) if index is not None else default_index()
+    if index is None and corpus is None:
+        corpus = default_corpus()
+    key = index_dir.resolve()
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            if corpus is not None:
+                from rag.indexing import build_index
+                from rag.loading import load_paths
+
+                build_index(load_paths([corpus]), index_dir)
+            engine = Engine.open(load_index(index_dir))
+            _engines[key] = engine
+        return engine
+
+
+def clear_engines() -> None:
+    """Forget loaded engines (after an index was rebuilt by another process, and in tests)."""
+    with _lock:
+        _engines.clear()

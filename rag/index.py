@@ -1,0 +1,96 @@
+"""A loaded index: chunks, their vectors, sentence vectors, FAISS and BM25, read from disk."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import IndexCorruptError
+from rag.records import Chunk
+from rag.store import Manifest, live_generation, read_manifest, rebuild_hint
+
+if TYPE_CHECKING:
+    import numpy as np
+
+CHUNKS = "chunks.jsonl"
+CHUNK_VECTORS = "chunk_vectors.npy"
+SENTENCE_VECTORS = "sentence_vectors.npy"
+FAISS = "faiss.index"
+BM25 = "bm25"
+
+
+@dataclass
+class Index:
+    """Everything retrieval and answering read, held in memory once per process."""
+
+    path: Path
+    manifest: Manifest
+    chunks: list[Chunk]
+    sentence_rows: list[list[int]]  # per chunk: rows of its sentences in sentence_vectors
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    faiss: Any
+    bm25: Any
+    doc_freq: dict[str, int]  # stemmed term -> number of chunks containing it
+
+    @property
+    def size(self) -> int:
+        return len(self.chunks)
+
+
+def load_index(index_dir: Path | str) -> Index:
+    """Load the live generation of an index folder.
+
+    Raises:
+        IndexNotFoundError: nothing was built there.
+        IndexCorruptError: a file is missing, truncated or unreadable; the message says how
+            to rebuild.
+        UnsupportedFormatError: written by an incompatible version.
+    """
+    index_dir = Path(index_dir)
+    generation = live_generation(index_dir)
+    manifest = read_manifest(generation, index_dir)
+    try:
+        return _read(generation, index_dir, manifest)
+    except IndexCorruptError:
+        raise
+    except Exception as error:  # FAISS, numpy and bm25s raise many types on bad bytes
+        raise IndexCorruptError(
+            f"The index in {index_dir} cannot be read ({type(error).__name__}: {error}); "
+            f"{rebuild_hint(index_dir)}."
+        ) from error
+
+
+def _read(generation: Path, index_dir: Path, manifest: Manifest) -> Index:
+    from rag.lexical import import_bm25s
+
+    bm25s = import_bm25s()
+    import numpy as np
+
+    from rag.vectors import read_faiss
+
+    chunks, rows = [], []
+    with (generation / CHUNKS).open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            rows.append(record.pop("rows"))
+            chunks.append(Chunk.from_json(record))
+    chunk_vectors = np.load(generation / CHUNK_VECTORS, allow_pickle=False)
+    sentence_vectors = np.load(generation / SENTENCE_VECTORS, allow_pickle=False)
+    faiss_index = read_faiss(generation / FAISS)
+    bm25 = bm25s.BM25.load(str(generation / BM25), show_progress=False, verbosity=0)
+    doc_freq = json.loads((generation / BM25 / "doc_freq.json").read_text(encoding="utf-8"))
+    consistent = (
+        len(chunks) == manifest.chunks == faiss_index.ntotal == len(chunk_vectors)
+        and len(sentence_vectors) == manifest.sentences
+        and all(0 <= r < len(sentence_vectors) for row in rows for r in row)
+    )
+    if not consistent:
+        raise IndexCorruptError(
+            f"The files of the index in {index_dir} disagree on their sizes; {rebuild_hint(index_dir)}."
+        )
+    return Index(
+        generation, manifest, chunks, rows, chunk_vectors, sentence_vectors, faiss_index, bm25, doc_freq
+    )

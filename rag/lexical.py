@@ -1,0 +1,59 @@
+"""Lexical side of retrieval: one tokenizer (lower-case, stop words, Snowball stems) shared
+by the BM25 index and the answer scorer, so both agree on what counts as the same word."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_TOKEN = re.compile(r"[^\W_]+(?:[.,'’-][^\W_]+)*", re.UNICODE)
+
+# English function words plus question words: they say nothing about which passage answers.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves according also did does many much said say says whose""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer  # PyStemmer: C Snowball stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+# Job titles written out in one text and abbreviated in another ("chief executive" / "CEO").
+_ROLES = re.compile(
+    r"\bchief (executive|financial|technology|operating|marketing|product|information) (officer)?",
+    re.IGNORECASE,
+)
+_ROLE_ACRONYM = {"executive": "ceo", "financial": "cfo", "technology": "cto", "operating": "coo",
+                 "marketing": "cmo", "product": "cpo", "information": "cio"}
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed content words of ``text``, in order, repeats kept."""
+    text = _ROLES.sub(lambda m: _ROLE_ACRONYM[m.group(1).lower()] + " ", text)
+    words = (w.lower().replace("’", "'") for w in _TOKEN.findall(text))
+    return [_stem(w) for w in words if w not in STOPWORDS]
+
+
+def import_bm25s():  # type: ignore[no-untyped-def]
+    """Import bm25s, undoing its import-time ``setLevel(DEBUG)`` on its logger."""
+    import logging
+
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s

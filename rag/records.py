@@ -1,0 +1,124 @@
+"""Typed records passed between the stages: sentences, chunks, passages, citations, answers.
+
+Offsets are always character offsets into the *original* file text (before cleaning), so a
+person can check any citation with ``original[start:end]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One cleaned sentence and where it came from in the original file."""
+
+    text: str  # normalised text (what is embedded and matched)
+    start: int  # offsets of the sentence in the original file text
+    end: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled run of sentences: one article of a tag page, or the part under a heading."""
+
+    title: str
+    sentences: tuple[Sentence, ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The unit that is embedded and retrieved.
+
+    ``text`` is the original file text ``original[start:end]``; ``sentences`` are the cleaned
+    sentences inside it (repeats and boilerplate between them are left out of the embedding).
+    """
+
+    id: int
+    source: str  # file name relative to the corpus root, or a corpus id for JSONL corpora
+    title: str  # section or article title
+    text: str
+    start: int
+    end: int
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def clean_text(self) -> str:
+        return " ".join(s.text for s in self.sentences)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "title": self.title,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "sentences": [[s.text, s.start, s.end] for s in self.sentences],
+        }
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> Chunk:
+        return cls(
+            id=row["id"],
+            source=row["source"],
+            title=row["title"],
+            text=row["text"],
+            start=row["start"],
+            end=row["end"],
+            sentences=tuple(Sentence(t, s, e) for t, s, e in row["sentences"]),
+        )
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its score and rank for one question."""
+
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    rank: int
+    chunk_id: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage cited by an answer, with the span of the sentence that supports it.
+
+    ``sentence_start``/``sentence_end`` are offsets *inside* ``text``; the sentence's offsets
+    in the original file are ``start + sentence_start`` and ``start + sentence_end``.
+    """
+
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    sentence_start: int
+    sentence_end: int
+
+    @property
+    def sentence(self) -> str:
+        """The supporting sentence, exactly as it stands in the source file."""
+        return self.text[self.sentence_start : self.sentence_end]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What :func:`rag.ask` returns.
+
+    ``text`` ends every sentence with citation markers like ``[1]``, numbered in the order of
+    ``citations``. When ``abstained`` is true the text says plainly that the documents do not
+    contain the answer, and ``citations`` lists the closest passages, not claimed as support.
+    """
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    confidence: float = 0.0

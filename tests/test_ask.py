@@ -1,0 +1,121 @@
+import dataclasses
+import re
+
+import pytest
+
+from rag.errors import QuestionError
+from rag.records import Answer, Citation, Passage
+
+TAG_PAGE = "003_dd93d9c36f4005fd.txt"
+
+
+def test_answer_contract(engine, seeds_dir):
+    answer = engine.ask("How many parameters does Mistral Medium 3.5 have?")
+    assert isinstance(answer, Answer) and not answer.abstained
+    assert "128-billion-parameter" in answer.text
+    assert answer.text.rstrip().endswith("]")
+    assert answer.citations and all(isinstance(c, Citation) for c in answer.citations)
+    first = answer.citations[0]
+    assert first.source == TAG_PAGE
+    assert first.title.startswith("Mistral AI vs OpenAI")
+    original = (seeds_dir / first.source).read_text(encoding="utf-8")
+    # The passage and the supporting sentence are exact spans of the original file.
+    assert original[first.start : first.end] == first.text
+    assert original[first.start + first.sentence_start : first.start + first.sentence_end] == first.sentence
+    assert "128-billion-parameter" in first.sentence
+    assert isinstance(first.score, float)
+
+
+def test_every_answer_sentence_carries_its_marker(engine):
+    answer = engine.ask("Who is the European Commission spokesperson?")
+    assert "Regnier" in answer.text
+    for number, citation in enumerate(answer.citations, 1):
+        assert f"[{number}]" in answer.text
+        assert " ".join(citation.sentence.split()) in answer.text
+    assert answer.citations[0].source == "001_e7367d59c646826d.txt"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the population of Estonia?", "How tall is the Eiffel Tower?", "Which country won the 2022 FIFA World Cup?"],
+)
+def test_unanswerable_questions_abstain(engine, question):
+    answer = engine.ask(question)
+    assert answer.abstained
+    assert "do not contain" in answer.text
+    assert "[" not in answer.text  # closest passages are offered, not cited as support
+    assert all(isinstance(c, Citation) for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_text", "source"),
+    [
+        ("How much is SoftBank borrowing to invest in OpenAI?", r"40[- ]billion", TAG_PAGE),
+        ("Which OpenAI model is being opened to European institutions?", r"GPT-5\.5-Cyber", "000_01f05ed4881d1083.txt"),
+    ],
+)
+def test_answerable_questions_answer(engine, question, answer_text, source):
+    answer = engine.ask(question)
+    assert not answer.abstained
+    assert re.search(answer_text, answer.text)
+    assert answer.citations[0].source == source
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_empty_questions_are_a_value_error(engine, question):
+    with pytest.raises(ValueError, match="empty"):
+        engine.ask(question)
+
+
+def test_a_huge_question_errors_cleanly(engine):
+    with pytest.raises(QuestionError, match=r"[0-9,]{6} characters long; the limit is 4,000"):
+        engine.ask("why " * 25_000)
+
+
+def test_a_long_question_within_the_limit_answers(engine):
+    question = "Tell me about Mistral Medium 3.5 parameters. " * 80  # ~3,600 characters
+    answer = engine.ask(question)
+    assert isinstance(answer, Answer)
+
+
+def test_retrieve_returns_ranked_passages(engine, seeds_dir):
+    passages = engine.retrieve("SoftBank bridge loan JPMorgan", k=3)
+    assert len(passages) == 3 and all(isinstance(p, Passage) for p in passages)
+    assert [p.rank for p in passages] == [1, 2, 3]
+    assert passages[0].score >= passages[1].score >= passages[2].score
+    top = passages[0]
+    assert (seeds_dir / top.source).read_text(encoding="utf-8")[top.start : top.end] == top.text
+    assert "SoftBank" in top.title
+
+
+def test_k_is_keyword_only_and_validated(engine):
+    with pytest.raises(TypeError):
+        engine.ask("Who?", 3)  # type: ignore[misc]
+    with pytest.raises(ValueError, match="k must be"):
+        engine.ask("Who is the spokesperson?", k=0)
+
+
+def test_records_are_immutable(engine):
+    answer = engine.ask("Who is the European Commission spokesperson?")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        answer.citations[0].source = "x"  # type: ignore[misc]
+
+
+def test_public_ask_loads_the_default_index_once(built_seed_index, seeds_dir, monkeypatch):
+    import rag
+    from rag import engine as engine_module
+
+    monkeypatch.setenv("RAG_INDEX", str(built_seed_index))
+    monkeypatch.setenv("RAG_CORPUS", str(seeds_dir))
+    engine_module.clear_engines()
+    loads = []
+    original = engine_module.load_index
+    monkeypatch.setattr(engine_module, "load_index", lambda path: loads.append(path) or original(path))
+    first = rag.ask("How many parameters does Mistral Medium 3.5 have?")
+    second = rag.ask("Who is the Commission spokesperson?", k=3)
+    passages = rag.retrieve("Mistral Medium 3.5", k=2)
+    assert len(loads) == 1
+    assert first.citations[0].source == TAG_PAGE
+    assert "Regnier" in second.text
+    assert len(passages) == 2
+    engine_module.clear_engines()

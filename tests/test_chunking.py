@@ -1,0 +1,64 @@
+import pytest
+
+from rag.chunking import ChunkerSettings, chunk_sections, embedding_text
+from rag.structure import parse_sections
+from rag.tokens import count_tokens
+
+
+def chunk_file(path, settings, fits=None):
+    original = path.read_text(encoding="utf-8")
+    return original, chunk_sections(path.name, original, parse_sections(original), settings, fits)
+
+
+def test_chunk_offsets_are_the_exact_original_text(seeds_dir):
+    for path in sorted(seeds_dir.iterdir()):
+        original, chunks = chunk_file(path, ChunkerSettings())
+        assert chunks
+        for chunk in chunks:
+            assert original[chunk.start : chunk.end] == chunk.text
+            assert chunk.source == path.name and chunk.title
+            for sentence in chunk.sentences:
+                assert chunk.start <= sentence.start < sentence.end <= chunk.end
+
+
+@pytest.mark.parametrize("max_tokens", [64, 128, 240])
+def test_no_chunk_exceeds_the_budget_or_the_embedder_limit(seeds_dir, embedder, max_tokens):
+    settings = ChunkerSettings(max_tokens=max_tokens, overlap_tokens=16)
+    for path in sorted(seeds_dir.iterdir()):
+        _, chunks = chunk_file(path, settings, embedder.fits)
+        for chunk in chunks:
+            text = embedding_text(chunk.title, chunk.sentences)
+            # MiniLM silently truncates past 256 word pieces: every chunk must be read whole.
+            assert embedder.count_tokens(text) <= embedder.max_tokens
+            if len(chunk.sentences) > 1:
+                assert count_tokens(text) <= max_tokens + len(chunk.sentences)
+
+
+def test_sentences_are_never_cut_unless_too_long(seeds_dir):
+    original, chunks = chunk_file(seeds_dir / "001_e7367d59c646826d.txt", ChunkerSettings(max_tokens=64, overlap_tokens=0))
+    sentences = {(s.start, s.end) for section in parse_sections(original) for s in section.sentences}
+    for chunk in chunks:
+        for sentence in chunk.sentences:
+            assert (sentence.start, sentence.end) in sentences
+
+
+def test_an_over_long_sentence_is_split_within_the_embedder_limit(embedder):
+    # One "sentence" of 3,000 words and odd tokens: far past 256 word pieces.
+    original = "Intro line here.\n" + " ".join(f"token{i}xyz-ünïcödé" for i in range(3000)) + "\n"
+    chunks = chunk_sections("long.txt", original, parse_sections(original), ChunkerSettings(), embedder.fits)
+    assert len(chunks) > 10
+    for chunk in chunks:
+        assert original[chunk.start : chunk.end] == chunk.text
+        assert embedder.fits(embedding_text(chunk.title, chunk.sentences))
+
+
+def test_overlap_repeats_trailing_sentences(seeds_dir):
+    _, chunks = chunk_file(seeds_dir / "002_de42bf26e336e8bb.txt", ChunkerSettings(max_tokens=80, overlap_tokens=40))
+    same_section = [(a, b) for a, b in zip(chunks, chunks[1:]) if a.title == b.title]
+    assert same_section
+    assert any(set(a.sentences) & set(b.sentences) for a, b in same_section)
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match="overlap_tokens"):
+        ChunkerSettings(max_tokens=64, overlap_tokens=64)

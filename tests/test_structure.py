@@ -1,0 +1,44 @@
+from rag.structure import parse_sections
+from rag.text import normalise
+
+TAG_PAGE = "003_dd93d9c36f4005fd.txt"
+
+
+def test_tag_page_splits_into_its_articles(seeds_dir):
+    original = (seeds_dir / TAG_PAGE).read_text(encoding="utf-8")
+    titles = {s.title.split(" › ")[0] for s in parse_sections(original)}
+    bullets = [line.strip()[1:].strip() for line in original.splitlines() if line.startswith("  •")]
+    assert len(bullets) == 21
+    assert set(bullets) <= titles
+    assert "Tag: OpenAI" not in titles  # the page header is not an article
+
+
+def test_every_sentence_maps_back_to_the_original(seeds_dir):
+    for path in sorted(seeds_dir.iterdir()):
+        original = path.read_text(encoding="utf-8")
+        for section in parse_sections(original):
+            for sentence in section.sentences:
+                assert normalise(original[sentence.start : sentence.end]) == sentence.text
+
+
+def test_repeated_paragraphs_and_boilerplate_are_dropped(seeds_dir):
+    original = (seeds_dir / "004_1b3da3c838341435.txt").read_text(encoding="utf-8")
+    repeated = "Our technology has become essential for millions of Europeans."
+    assert original.count(repeated) == 2
+    sentences = [s.text for section in parse_sections(original) for s in section.sentences]
+    assert sentences.count(repeated) == 1
+    newsletter = (seeds_dir / "000_01f05ed4881d1083.txt").read_text(encoding="utf-8")
+    kept = " ".join(s.text for section in parse_sections(newsletter) for s in section.sentences)
+    assert "Désabonnement" not in kept and "Pas de spam" not in kept
+
+
+def test_headings_title_their_sections():
+    text = "My Report\nThe first paragraph is long enough to follow.\nResults\nThe second paragraph says more things.\n"
+    sections = parse_sections(text)
+    assert [s.title for s in sections] == ["My Report", "My Report › Results"]
+
+
+def test_hard_wrapped_paragraphs_are_joined():
+    text = "This sentence is wrapped\nacross two lines. And another.\n"
+    sentences = [s.text for section in parse_sections(text) for s in section.sentences]
+    assert sentences == ["This sentence is wrapped across two lines.", "And another."]

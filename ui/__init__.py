@@ -1,0 +1,1 @@
+"""The Gradio web UI of rag (imported only by `rag serve` and `make run`)."""
