@@ -35,7 +35,7 @@ from rag.answer_types import expected_type, offers
 from rag.cleaning import repeat_key
 from rag.index import Index
 from rag.lexical import tokenize
-from rag.records import Answer, Citation
+from rag.records import Answer, AnswerSentence, Citation
 from rag.retrieval import Hit, Retrieval
 
 if TYPE_CHECKING:
@@ -179,8 +179,9 @@ class ExtractiveAnswerer:
             if r[0] >= self.settings.second_sentence_ratio * best_score
         ]
         citations = [self._citation(candidate, score) for score, candidate in chosen]
-        text = " ".join(f"{' '.join(c.sentence.split())} [{n}]" for n, c in enumerate(citations, 1))
-        return Answer(retrieval.question, text, citations, abstained=False, confidence=confidence)
+        sentences = [AnswerSentence(" ".join(c.sentence.split()), n) for n, c in enumerate(citations, 1)]
+        text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
+        return Answer(retrieval.question, text, citations, abstained=False, confidence=confidence, sentences=sentences)
 
     def _citation(self, candidate: Candidate, score: float) -> Citation:
         chunk = self.index.chunks[candidate.position]

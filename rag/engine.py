@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,19 @@ class Engine:
         question = check_question(question)
         retrieval = self.retriever.search(question, _check_k(k))
         return self.answerer.answer(retrieval, k)
+
+    def ask_stream(self, question: str, *, k: int = 5) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces as it is produced, then the final :class:`Answer`.
+
+        The extractive answer exists at once, so it comes as one piece per sentence; a
+        generative backend yields its tokens. Consumers show the pieces and then replace
+        them with the final answer (whose citations are the verified ones).
+        """
+        answer = self.ask(question, k=k)
+        for sentence in answer.sentences or [answer]:
+            marker = f" [{sentence.citation}]" if getattr(sentence, "citation", None) else ""
+            yield sentence.text + marker + " "
+        yield answer
 
 
 def _check_k(k: int) -> int:

@@ -109,6 +109,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer and what supports it.
+
+    ``citation`` is the 1-based number of its marker in ``Answer.citations`` (None when no
+    passage supports it); ``support`` is how strongly the cited span supports it (0..1).
+    """
+
+    text: str
+    citation: int | None
+    support: float = 1.0
+
+    @property
+    def supported(self) -> bool:
+        return self.citation is not None
+
+
+@dataclass(frozen=True)
 class Answer:
     """What :func:`rag.ask` returns.
 
@@ -122,3 +139,6 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
     confidence: float = 0.0
+    sentences: list[AnswerSentence] = field(default_factory=list)  # per-sentence support
+    generator: str = "extractive"  # which backend wrote the text
+    note: str = ""  # shown to the user, e.g. "the local model failed; extractive answer shown"
