@@ -58,6 +58,11 @@ _GENERIC_CAPITALS = frozenset(
 )
 
 
+def _is_title_case(text: str) -> bool:
+    words = [w for w in _WORD.findall(text) if w[0].isalpha() and len(w) > 3]
+    return len(words) >= 2 and sum(w[0].isupper() for w in words) / len(words) > 0.7
+
+
 def expected_type(question: str) -> AnswerType:
     q = question.strip()
     if _DATE_Q.search(q):
@@ -83,6 +88,8 @@ def offers(answer_type: AnswerType, sentence: str, question: str) -> float:
         return 0.5
     question_words = {w.lower() for w in _WORD.findall(question)}
     pattern = {AnswerType.NUMBER: _NUMBER, AnswerType.DATE: _DATE, AnswerType.NAME: _NAME}[answer_type]
+    if answer_type is AnswerType.NAME and _is_title_case(sentence):
+        return 0.5  # in a headline every word is capitalised: capitals say nothing of names
     if answer_type is AnswerType.DATE and _new_matches(_NUMBER, sentence, question_words):
         # Years and day numbers are digits; a bare number is weaker evidence of a date.
         return 1.0 if _new_matches(_DATE, sentence, question_words) else 0.5

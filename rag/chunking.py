@@ -20,7 +20,7 @@ _WORD = re.compile(r"\S+")
 
 # Bump when cleaning, sectioning, sentence splitting or the lexical tokenizer change what an
 # index holds: the manifest records it, so old indexes are rebuilt instead of silently reused.
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 
 @dataclass(frozen=True)

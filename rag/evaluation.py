@@ -40,8 +40,9 @@ class Example:
 class Outcome:
     example: Example
     answer: Answer
-    passages: list[Passage]
+    passages: list[Passage]  # as ranked by the engine's own retriever
     seconds: float
+    by_mode: dict[str, list[Passage]] = field(default_factory=dict)  # for the comparison table
 
 
 def normalise_answer(text: str) -> str:
@@ -110,18 +111,27 @@ def split_examples(examples: list[Example], split: str) -> list[Example]:
     return {"dev": examples[:half], "test": examples[half:], "all": examples}[split]
 
 
-def run(engine: Engine, examples: list[Example], k: int = 5, depth: int = 10) -> list[Outcome]:
-    """Ask every question; passages are ranked to ``depth`` for Hit@k/MRR."""
+def run(engine: Engine, examples: list[Example], k: int = 5, depth: int = 20, compare: bool = True) -> list[Outcome]:
+    """Ask every question, timing the whole ``ask()`` path; passages are kept to ``depth``.
+
+    With ``compare``, the same candidates are also ranked by BM25 alone, the dense retriever
+    alone and the fusion without reranking, for the side-by-side table (not timed).
+    """
+    from rag.retrieval import MODES, Retrieval, to_passages
+
     outcomes = []
     for example in examples:
         started = time.perf_counter()
-        retrieval = engine.retriever.search(example.question, max(k, depth))
-        answer = engine.answerer.answer(retrieval, k)
+        candidates = engine.retriever.candidates(example.question)
+        hits = engine.retriever.rank(candidates)
+        answer = engine.answerer.answer(Retrieval(example.question, candidates.vector, candidates.terms, hits), k)
         seconds = time.perf_counter() - started
-        from rag.retrieval import to_passages
-
-        passages = to_passages(engine.index, retrieval.hits[:depth])
-        outcomes.append(Outcome(example, answer, passages, seconds))
+        by_mode = {engine.retriever.settings.mode: to_passages(engine.index, hits[:depth])}
+        if compare:
+            for mode in MODES:
+                if mode not in by_mode:
+                    by_mode[mode] = to_passages(engine.index, engine.retriever.rank(candidates, mode)[:depth])
+        outcomes.append(Outcome(example, answer, by_mode[engine.retriever.settings.mode], seconds, by_mode))
     return outcomes
 
 
@@ -133,22 +143,39 @@ class Report:
         return "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in self.figures.items())
 
 
+def retrieval_figures(examples: list[Example], rankings: list[list[Passage]]) -> dict[str, float]:
+    """Hit@1/5/20 and MRR@10 of the first gold passage; with several gold documents per
+    question also Recall@5 and AllGold@5 (every gold document among the top 5)."""
+    ranks = []
+    for example, passages in zip(examples, rankings):
+        ranks.append(next((p.rank for p in passages if _is_gold(example, p.source, p.start, p.end)), None))
+    figures = {f"hit@{k}": _mean(r is not None and r <= k for r in ranks) for k in (1, 5, 20)}
+    figures["mrr@10"] = _mean(1.0 / r if r is not None and r <= 10 else 0.0 for r in ranks)
+    if any(len(e.sources) > 1 for e in examples):
+        top5 = [{p.source for p in passages[:5]} for passages in rankings]
+        figures["recall@5"] = _mean(len(e.sources & s) / len(e.sources) for e, s in zip(examples, top5))
+        figures["all_gold@5"] = _mean(e.sources <= s for e, s in zip(examples, top5))
+    return figures
+
+
+def comparison(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
+    """Retrieval figures per mode (bm25, dense, hybrid, rerank) on the answerable questions."""
+    from rag.retrieval import MODES
+
+    answerable = [o for o in outcomes if o.example.answerable]
+    modes = [m for m in MODES if answerable and m in answerable[0].by_mode]
+    return {
+        mode: retrieval_figures([o.example for o in answerable], [o.by_mode[mode] for o in answerable])
+        for mode in modes
+    }
+
+
 def score(outcomes: list[Outcome]) -> Report:
     answerable = [o for o in outcomes if o.example.answerable]
     unanswerable = [o for o in outcomes if not o.example.answerable]
     figures: dict[str, float] = {"questions": len(outcomes), "answerable": len(answerable)}
-
-    def first_gold_rank(o: Outcome) -> int | None:
-        for p in o.passages:
-            if _is_gold(o.example, p.source, p.start, p.end):
-                return p.rank
-        return None
-
     if answerable:
-        ranks = [first_gold_rank(o) for o in answerable]
-        for k in (1, 5, 20):
-            figures[f"hit@{k}"] = _mean(r is not None and r <= k for r in ranks)
-        figures["mrr@10"] = _mean(1.0 / r if r is not None and r <= 10 else 0.0 for r in ranks)
+        figures.update(retrieval_figures([o.example for o in answerable], [o.passages for o in answerable]))
         figures["answer_accuracy"] = _mean(
             not o.answer.abstained and contains_answer(o.answer.text, o.example.answers) for o in answerable
         )

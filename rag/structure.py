@@ -6,7 +6,9 @@ What the text shows is used, nothing more:
   articles this way); other ``•`` lines are list items;
 * a Markdown ``#`` line, or a short line without closing punctuation that is followed by
   more text, is a heading;
-* the first heading is the document title; section titles read ``Document › Heading``.
+* the first heading is the document title; section titles read ``Document › Heading``;
+  a heading is also the first sentence of its section (datelines and names live there),
+  while an article title's repeated line is dropped (every chunk carries the title).
 
 Boilerplate lines and exact repeats of an earlier sentence are dropped here, so every later
 stage sees only content while the offsets still point into the original file.
@@ -23,6 +25,7 @@ from rag.text import normalise, split_sentences, undouble
 
 _BULLET = re.compile(r"^\s*•\s*")
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_MARKDOWN_HEADING_RAW = re.compile(r"#{1,6}[ \t]+")
 _MAX_HEADING_WORDS = 14
 _CLOSING_PUNCTUATION = tuple(".!?:;,…\"”)")
 
@@ -86,32 +89,45 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
     parent = title  # the article a heading belongs to, else the document title
     sections: list[Section] = []
     sentences: list[Sentence] = []  # the section being filled
-    echo = -1  # index of the line that repeats the article title just read
     seen: set[str] = set()
 
+    heading_only: list[Sentence] = []  # a heading with no text yet: joins the next heading's section
+
     def close() -> None:
+        nonlocal heading_only
+        if sentences and len(sentences) == len(heading_only):
+            return  # only the heading so far; the caller decides where it goes
         if sentences:
             # Text before any heading is titled by its own opening words.
             fallback = title or doc_title or _shorten(sentences[0].text)
             sections.append(Section(fallback, tuple(sentences)))
+        heading_only = []
 
     i = 0
     while i < len(lines):
         line = lines[i]
         following = lines[i + 1] if i + 1 < len(lines) else None
         if _is_article_title(line, following):
+            # The title lives on in every chunk's title; its echo line is an exact repeat.
+            # A page header left without text ("Tag: OpenAI") belongs to no article.
             close()
             title = parent = _BULLET.sub("", line.text)
-            sentences, echo = [], i + 1
-            i += 1
+            sentences, heading_only = [], []
+            i += 2
             continue
-        if i != echo and _is_heading(line, following):
+        if _is_heading(line, following):
             heading = undouble(_MARKDOWN_HEADING.sub("", line.text))
             if not doc_title:
                 doc_title = parent = heading
             close()
             title = heading if heading == parent else f"{parent} › {heading}"
-            sentences = []
+            # A heading is also text of its section: datelines and names live in headings.
+            marker = _MARKDOWN_HEADING_RAW.match(original, line.start)
+            own = [s for s in split_sentences(original, marker.end() if marker else line.start, line.end)
+                   if repeat_key(s.text) not in seen]
+            seen.update(repeat_key(s.text) for s in own)
+            sentences = heading_only + own  # a heading with no text of its own joins this one
+            heading_only = list(sentences)
             i += 1
             continue
         # Join the lines of a hard-wrapped paragraph so sentences may cross line breaks.
@@ -125,7 +141,9 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
                 continue
             seen.add(key)
             sentences.append(sentence)
+        heading_only = []
         i += 1
+    heading_only = []  # a trailing heading still counts as text
     close()
     return sections
 
