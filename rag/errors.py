@@ -20,6 +20,10 @@ class CorpusError(RagError):
     """The corpus is missing, empty, or holds nothing that can be indexed."""
 
 
+class DocumentError(CorpusError):
+    """One document is refused or unreadable: its type, content, size or name is not accepted."""
+
+
 class IndexNotFoundError(RagError):
     """No index exists where one was expected."""
 

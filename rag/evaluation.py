@@ -43,6 +43,7 @@ class Outcome:
     passages: list[Passage]  # as ranked by the engine's own retriever
     seconds: float
     by_mode: dict[str, list[Passage]] = field(default_factory=dict)  # for the comparison table
+    extracted: Answer | None = None  # the answer had the answerer not abstained
 
 
 def normalise_answer(text: str) -> str:
@@ -131,7 +132,11 @@ def run(engine: Engine, examples: list[Example], k: int = 5, depth: int = 20, co
             for mode in MODES:
                 if mode not in by_mode:
                     by_mode[mode] = to_passages(engine.index, engine.retriever.rank(candidates, mode)[:depth])
-        outcomes.append(Outcome(example, answer, by_mode[engine.retriever.settings.mode], seconds, by_mode))
+        extracted = answer
+        if answer.abstained and example.answerable:
+            retrieval = Retrieval(example.question, candidates.vector, candidates.terms, hits)
+            extracted = engine.answerer.answer(retrieval, k, abstain=False)
+        outcomes.append(Outcome(example, answer, by_mode[engine.retriever.settings.mode], seconds, by_mode, extracted))
     return outcomes
 
 
@@ -185,6 +190,11 @@ def score(outcomes: list[Outcome]) -> Report:
             for o in answerable
         )
         figures["false_abstention"] = _mean(o.answer.abstained for o in answerable)
+        # Extraction alone: a gold string in the answer the answerer gives when it does not
+        # abstain (SQuAD's "answer containment"; abstention is measured separately).
+        figures["answer_containment"] = _mean(
+            contains_answer((o.extracted or o.answer).text, o.example.answers) for o in answerable
+        )
     if unanswerable:
         figures["unanswerable"] = len(unanswerable)
         figures["abstention_accuracy"] = _mean(o.answer.abstained for o in unanswerable)

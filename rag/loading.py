@@ -1,4 +1,7 @@
-"""Read a corpus from disk: text files under folders, or a JSONL file of {id, title, text}.
+"""Read a corpus from disk: documents under folders, or a JSONL file of {id, title, text}.
+
+Text and Markdown files are read as they are; PDF, HTML and Word files through
+:mod:`rag.formats`, whose extracted text is what citations into them point at.
 
 Files that cannot be read as text are skipped with a warning that names them; the rest of
 the corpus is still indexed.
@@ -13,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import CorpusError
+from rag.errors import CorpusError, DocumentError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,23 @@ def _files_under(root: Path) -> Iterator[Path]:
             yield path
 
 
+def _read(path: Path, name: str) -> str | None:
+    """The text of one corpus file, or None (with a warning naming it) when it cannot be indexed."""
+    from rag.formats import SUFFIXES, extract_text
+
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return decode(path.read_bytes(), name)
+    if suffix not in SUFFIXES:
+        log.warning("Skipping %s: only %s files are indexed.", name, ", ".join(sorted(SUFFIXES)))
+        return None
+    try:  # PDF, HTML, Word: citations then point into the extracted text (see rag.formats)
+        return extract_text(path.read_bytes(), name)
+    except DocumentError as error:
+        log.warning("Skipping %s: %s", name, error)
+        return None
+
+
 def load_paths(paths: Iterable[Path | str]) -> list[SourceDocument]:
     """Load every text file under the given files and folders.
 
@@ -77,10 +97,7 @@ def load_paths(paths: Iterable[Path | str]) -> list[SourceDocument]:
             (p, p.relative_to(given).as_posix()) for p in _files_under(given)
         ]
         for path, name in candidates:
-            if path.suffix.lower() not in TEXT_SUFFIXES:
-                log.warning("Skipping %s: only %s files are indexed.", name, ", ".join(sorted(TEXT_SUFFIXES)))
-                continue
-            text = decode(path.read_bytes(), name)
+            text = _read(path, name)
             if text is None:
                 continue
             if not text.strip():
@@ -90,7 +107,8 @@ def load_paths(paths: Iterable[Path | str]) -> list[SourceDocument]:
     if not documents:
         shown = ", ".join(str(p) for p in paths) or "(no paths)"
         raise CorpusError(
-            f"No readable .txt or .md documents in {shown}; add documents there and run `rag index` again."
+            f"No readable documents (.txt, .md, .pdf, .html, .docx) in {shown}; add documents there "
+            "and run `rag index` again."
         )
     return list(documents.values())
 

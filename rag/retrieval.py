@@ -148,23 +148,31 @@ class Retriever:
         return ranks(candidates.dense), ranks(candidates.lexical)
 
     def _collapse(self, hits: list[Hit]) -> list[Hit]:
-        """Fold each chunk that overlaps a better chunk of the same section into it.
+        """Fold chunks of one section whose spans overlap into a single passage.
 
         Overlapping chunks repeat sentences, so listing both wastes a result slot; dropping
-        the worse one would lose its other sentences, so they are merged into one passage.
+        the worse one would lose its other sentences, so each run of overlapping chunks
+        becomes one passage, ranked by its best chunk.
         """
-        kept: list[Hit] = []
-        spans: dict[tuple[str, str], list[tuple[int, int, int]]] = {}  # start, end, kept index
+        sections: dict[tuple[str, str], list[Hit]] = {}
         for hit in hits:
             chunk = self.index.chunks[hit.position]
-            taken = spans.setdefault((chunk.source, chunk.title), [])
-            owner = next((i for start, end, i in taken if chunk.start < end and start < chunk.end), None)
-            if owner is None:
-                taken.append((chunk.start, chunk.end, len(kept)))
-                kept.append(hit)
-            else:
-                kept[owner] = replace(kept[owner], also=(*kept[owner].also, hit.position))
-        return kept
+            sections.setdefault((chunk.source, chunk.title), []).append(hit)
+        folded: list[Hit] = []
+        for members in sections.values():
+            members.sort(key=lambda h: self.index.chunks[h.position].start)
+            run, run_end = [members[0]], self.index.chunks[members[0].position].end
+            for hit in members[1:]:
+                chunk = self.index.chunks[hit.position]
+                if chunk.start < run_end:
+                    run.append(hit)
+                    run_end = max(run_end, chunk.end)
+                else:
+                    folded.append(_fold(run))
+                    run, run_end = [hit], chunk.end
+            folded.append(_fold(run))
+        folded.sort(key=lambda h: -h.score)
+        return folded
 
     def search(self, question: str, k: int) -> Retrieval:
         candidates = self.candidates(question)
@@ -172,6 +180,11 @@ class Retriever:
 
     def passages(self, question: str, k: int) -> list[Passage]:
         return to_passages(self.index, self.search(question, k).hits[:k])
+
+
+def _fold(run: list[Hit]) -> Hit:
+    best = max(run, key=lambda h: h.score)
+    return replace(best, also=tuple(h.position for h in run if h is not best))
 
 
 def merged_span(index: Index, hit: Hit) -> tuple[int, int, str]:

@@ -51,6 +51,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     created: float = field(default_factory=time.time)
     sizes: dict[str, int] = field(default_factory=dict)  # file name -> bytes, to spot truncation
+    indexed: dict[str, float] = field(default_factory=dict)  # source -> when its chunks were embedded
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Manifest:

@@ -1,40 +1,106 @@
 import socket
+from dataclasses import replace
 
 import pytest
 
-from ui.app import respond
-from ui.render import NOT_FOUND_HEADING, sources_html
+from ui.chat import open_document, respond, show_citation
+from ui.panels import document_html, sources_html
+from ui.render import NOT_FOUND_HEADING, answer_html
+from ui.state import Conversation, answer_modes
 
 
-def test_a_seed_question_shows_answer_and_highlighted_source(engine):
-    history, sources, box = respond(engine, "How many parameters does Mistral Medium 3.5 have?", [])
-    assert box == ""
-    assert history[0] == {"role": "user", "content": "How many parameters does Mistral Medium 3.5 have?"}
-    assert "128-billion-parameter" in history[1]["content"] and "[1]" in history[1]["content"]
-    assert "003_dd93d9c36f4005fd.txt" in sources
-    assert "<mark class='rag-support'>" in sources and "128-billion-parameter" in sources
+def turn(engine, message, history=None, conversation=None, **options):
+    """Run one chat turn to its end; returns the final update and how many updates came."""
+    updates = list(respond(lambda: engine, message, history, conversation, **options))
+    return updates[-1], len(updates)
 
 
-def test_abstention_is_shown_distinctly(engine):
-    history, sources, _ = respond(engine, "What is the population of Estonia?", [])
-    assert history[-1]["content"].startswith(f"**{NOT_FOUND_HEADING}.**")
-    assert "Maybe related" in sources
+def test_a_seed_question_streams_then_shows_answer_and_highlighted_source(engine):
+    question = "How many parameters does Mistral Medium 3.5 have?"
+    final, steps = turn(engine, question)
+    assert steps >= 3  # the "searching" placeholder, at least one piece, the final answer
+    assert final.history[0] == {"role": "user", "content": question}
+    reply = final.history[1]["content"]
+    assert "128-billion-parameter" in reply and "<a class='rag-cite' href='#cite-0-1'" in reply
+    assert "003_dd93d9c36f4005fd.txt" in final.panel
+    assert "<mark class='rag-support'>" in final.panel and "128-billion-parameter" in final.panel
+    assert final.seconds_to_first_piece is not None
+
+
+def test_abstention_is_shown_distinctly_with_maybe_related_passages(engine):
+    final, _ = turn(engine, "What is the population of Estonia?")
+    reply = final.history[-1]["content"]
+    assert (
+        "rag-abstained" in reply and NOT_FOUND_HEADING in reply and "Maybe related (not an answer)" in reply
+    )
+    assert "Maybe related" in final.panel and "rag-support" not in final.panel
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 100_000])
 def test_bad_questions_become_a_message_not_a_traceback(engine, question):
-    history, sources, _ = respond(engine, question, [])
-    assert history[-1]["role"] == "assistant" and history[-1]["content"].startswith("⚠️")
-    assert "Traceback" not in history[-1]["content"] and sources == ""
+    final, _ = turn(engine, question)
+    reply = final.history[-1]
+    assert reply["role"] == "assistant" and "⚠️" in reply["content"] and "rag-error" in reply["content"]
+    assert "Traceback" not in reply["content"] and final.panel == ""
 
 
-def test_source_html_escapes_document_text(engine):
+def test_an_unexpected_failure_is_logged_and_shown_as_one_line(engine, caplog):
+    def broken():
+        raise ZeroDivisionError("boom")
+
+    updates = list(respond(broken, "Who is the spokesperson?", [], None))
+    reply = updates[-1].history[-1]["content"]
+    assert "server log" in reply and "boom" not in reply and "ZeroDivisionError" in caplog.text
+
+
+def test_a_follow_up_is_rewritten_and_the_rewrite_shown(engine):
+    conversation = Conversation()
+    first, _ = turn(engine, "How many parameters does Mistral Medium 3.5 have?", conversation=conversation)
+    final, _ = turn(engine, "When was it released?", first.history, conversation)
+    assert conversation.turns[1].resolved == "When was Mistral Medium 3.5 released?"
+    assert "Searched for: <em>When was Mistral Medium 3.5 released?</em>" in final.history[-1]["content"]
+    assert "href='#cite-1-1'" in final.history[-1]["content"]  # markers name their turn
+
+
+def test_clicking_a_marker_and_opening_the_document(engine, seeds_dir):
+    from rag.library import Library
+
+    conversation = Conversation()
+    turn(engine, "Who is the European Commission spokesperson?", conversation=conversation, library="seeds")
+    panel = show_citation(conversation, 0, 1)
+    assert "rag-active" in panel and "Thomas Regnier" in panel
+    assert "no longer in this conversation" in show_citation(conversation, 5, 1)
+    assert "has no source [9]" in show_citation(conversation, 0, 9)
+    library = Library("seeds", seeds_dir, seeds_dir / "unused-index")
+    document = open_document(conversation, 0, 1, lambda name: library)
+    assert "<mark class='rag-support' id='rag-target'>" in document and "Thomas Regnier" in document
+    assert "European Commission is holding ongoing discussions" in document  # the whole file
+
+
+def test_a_changed_document_is_said_not_mis_highlighted(engine):
     answer = engine.ask("Who is the European Commission spokesperson?")
-    from dataclasses import replace
+    html = document_html("completely different text now", answer.citations[0], 0, 1)
+    assert "changed since it was indexed" in html and "Thomas Regnier" in html
 
-    evil = replace(answer.citations[0], text="<script>alert(1)</script>" + answer.citations[0].text)
-    html = sources_html(replace(answer, citations=[evil]))
-    assert "<script>" not in html and "&lt;script&gt;" in html
+
+def test_document_text_is_escaped_everywhere(engine):
+    answer = engine.ask("Who is the European Commission spokesperson?")
+    evil = replace(
+        answer.citations[0],
+        text="<script>alert(1)</script>" + answer.citations[0].text,
+        title="<img src=x onerror=alert(1)>",
+    )
+    evil_answer = replace(answer, citations=[evil], question="<b>q</b>")
+    for html in (
+        sources_html(evil_answer),
+        answer_html(evil_answer, 0),
+        document_html(evil.text, evil, 0, 1),
+    ):
+        assert "<script>" not in html and "<img" not in html and "<b>q" not in html
+
+
+def test_answer_modes_offer_extractive_first():
+    assert answer_modes()[0] == "extractive"
 
 
 def _free_port() -> int:
@@ -43,21 +109,69 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_the_served_app_answers_over_http(built_seed_index):
-    """A real Gradio server on loopback, called through its API like any client would."""
+def test_the_served_app_answers_over_its_api_with_one_conversation_per_client(built_seed_index, corpus_copy):
+    """A real server on loopback, called through its documented API like any client would."""
     from gradio_client import Client
 
-    from ui.app import build_app
+    from rag.library import Library
+    from ui.app import build_app, serve
 
-    app = build_app(index=built_seed_index)
-    port = _free_port()
-    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app = build_app([Library("seeds", corpus_copy, built_seed_index)])
+    url = serve(app, host="127.0.0.1", port=_free_port(), block=False)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        assert url.startswith("http://127.0.0.1:")
+        client = Client(url, verbose=False)
+        result = client.predict("How many parameters does Mistral Medium 3.5 have?", api_name="/answer")
+        assert "128-billion-parameter" in result["text"] and not result["abstained"]
+        cited = result["citations"][0]
+        assert cited["source"] == "003_dd93d9c36f4005fd.txt" and cited["sentence"] in result["text"]
+        documents = client.predict(api_name="/documents")
+        assert {d["name"] for d in documents} >= {"003_dd93d9c36f4005fd.txt"} and documents[0]["chunks"] > 0
+
         history, sources, box = client.predict(
-            "How many parameters does Mistral Medium 3.5 have?", [], 5, api_name="/ask"
+            "How many parameters does Mistral Medium 3.5 have?",
+            [],
+            5,
+            "extractive",
+            "seeds",
+            api_name="/chat",
         )
-        assert any("128-billion-parameter" in str(m.get("content")) for m in history)
-        assert "003_dd93d9c36f4005fd.txt" in sources
+        assert (
+            "128-billion-parameter" in str(history[-1]["content"]) and "rag-support" in sources and box == ""
+        )
+        # the same client keeps its conversation: the follow-up is resolved against it …
+        history, _, _ = client.predict(
+            "When was it released?", history, 5, "extractive", "seeds", api_name="/chat"
+        )
+        assert "When was Mistral Medium 3.5 released?" in str(history[-1]["content"])
+        # … while another client (another session) starts with none
+        other = Client(url, verbose=False)
+        history, _, _ = other.predict("When was it released?", [], 5, "extractive", "seeds", api_name="/chat")
+        assert "Searched for" not in str(history[-1]["content"])
     finally:
         app.close()
+
+
+def test_login_comes_from_the_environment_and_both_parts_are_needed(monkeypatch):
+    from rag.config import login_from_env
+    from rag.errors import RagError
+
+    monkeypatch.delenv("RAG_USERNAME", raising=False)
+    monkeypatch.delenv("RAG_PASSWORD", raising=False)
+    assert login_from_env() is None
+    monkeypatch.setenv("RAG_USERNAME", "ana")
+    with pytest.raises(RagError, match="both"):
+        login_from_env()
+    monkeypatch.setenv("RAG_PASSWORD", "s3cret")
+    assert login_from_env() == ("ana", "s3cret")
+
+
+def test_serve_defaults_to_loopback_and_each_corpus_is_a_collection(tmp_path):
+    from rag.cli import parser
+    from ui.state import default_libraries
+
+    args = parser().parse_args(["serve", "--corpus", "a", "--corpus", "b"])
+    assert args.host == "127.0.0.1" and not args.share and [str(c) for c in args.corpus] == ["a", "b"]
+    first, second = default_libraries([tmp_path / "docs", tmp_path / "more" / "docs"], tmp_path / "index")
+    assert (first.name, first.index) == ("docs", tmp_path / "index")
+    assert (second.name, second.index) == ("docs+", tmp_path / "index" / "corpora" / "docs+")

@@ -1,89 +1,297 @@
-"""The chat UI: ask a question, read the answer, check every sentence against its source."""
+"""The web UI: chat with cited, streamed answers beside a source panel, and a documents tab.
+
+Served by ``rag serve`` / ``make run`` on 127.0.0.1 by default. The model and each index
+are loaded once and shared; every browser session has its own conversation.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.engine import Engine, get_engine
+import gradio as gr  # this module is the UI: `import rag` never imports it
+
 from rag.errors import RagError
-from ui.render import reply_markdown, sources_html
+from rag.library import Library
+from ui.assets import CONFIRM_DELETE_JS, CSS, PANEL_JS
+from ui.chat import UNEXPECTED, open_document, respond, show_citation
+from ui.panels import EMPTY_PANEL, documents_rows
+from ui.state import Conversation, Libraries, answer_modes, default_libraries
 
 log = logging.getLogger(__name__)
 
 EXAMPLES = [
     "How many parameters does Mistral Medium 3.5 have?",
     "Who is the European Commission spokesperson?",
-    "How much is SoftBank borrowing to invest in OpenAI?",
-    "What is the population of Estonia?",
+    "How big is the bridge loan SoftBank is seeking to finance its OpenAI investment?",
+    "What share of Mistral's revenues is generated in Europe?",
 ]
-
-CSS = """
-mark.rag-support { background: #fde68a; padding: 0 2px; }
-.rag-source { margin-bottom: 1em; }
-.rag-maybe { color: #92400e; }
-"""
-
-
-def respond(engine: Engine, message: str, history: list[dict[str, Any]], k: int = 5) -> tuple[list, str, str]:
-    """One chat turn: returns the new history, the sources panel and an empty input box.
-
-    Errors a user can fix (an empty question, a missing index) become the assistant's reply,
-    never a traceback.
-    """
-    history = list(history or [])
-    history.append({"role": "user", "content": message or ""})
-    try:
-        answer = engine.ask(message, k=int(k))
-    except (RagError, ValueError) as error:
-        history.append({"role": "assistant", "content": f"⚠️ {error}"})
-        return history, "", ""
-    except Exception:  # keep the UI alive; the log has the traceback
-        log.exception("Answering %r failed", message)
-        history.append({"role": "assistant", "content": "⚠️ Something went wrong while answering; see the server log."})
-        return history, "", ""
-    history.append({"role": "assistant", "content": reply_markdown(answer)})
-    return history, sources_html(answer), ""
+# The example questions are about these seed files; other collections get none.
+SEED_FILES = ("001_e7367d59c646826d.txt", "003_dd93d9c36f4005fd.txt")
+PLACEHOLDER = "**Ask a question about your documents** — or start with one of these:"
+MODE_HELP = (
+    "extractive quotes the documents; a local model (when configured) writes an answer checked against them"
+)
+DOCUMENT_HEADERS = ["name", "title", "size", "chunks", "indexed"]
+UPLOAD_TYPES = [".txt", ".md", ".pdf", ".html", ".htm", ".docx"]
 
 
-def build_app(index: Path | None = None, corpus: Path | None = None):  # noqa: ANN201 - gr.Blocks
-    import gradio as gr
+def examples_for(library: Library) -> list[str]:
+    return EXAMPLES if all((library.corpus / name).is_file() for name in SEED_FILES) else []
 
-    engine = get_engine(index, corpus)  # loaded once, shared by every session
 
-    def on_submit(message: str, history: list, k: int):  # noqa: ANN202
-        return respond(engine, message, history, k)
+def example_text(evt: gr.SelectData) -> str:
+    """The question of a clicked example card."""
+    return str(evt.value["text"])
+
+
+def build_app(
+    libraries: Sequence[Library] | None = None, *, index: Path | None = None, corpus: Path | None = None
+) -> gr.Blocks:
+    """The Gradio app over ``libraries`` (default: one over ``corpus``/``index``, or seeds/)."""
+    shared = Libraries(libraries or default_libraries([corpus] if corpus else [], index))
+    shared.engine(None)  # load the model and the default index now, not on the first question
+    modes = answer_modes()
+    default = shared.get(None)
+
+    def on_ask(message: str, history: list, conversation: Conversation, k: float, mode: str, library: str):  # noqa: ANN202
+        for update in respond(
+            lambda: shared.engine(library),
+            message,
+            history,
+            conversation,
+            k=int(k),
+            generator=mode,
+            library=library,
+        ):
+            yield update.history, update.conversation, gr.skip() if update.panel is None else update.panel, ""
+
+    def on_cite(conversation: Conversation, evt: gr.EventData) -> str:
+        data = evt._data or {}
+        return show_citation(conversation, data.get("turn", -1), data.get("n", 0))
+
+    def on_open(conversation: Conversation, evt: gr.EventData) -> str:
+        data = evt._data or {}
+        return open_document(conversation, data.get("turn", -1), data.get("n", 0), shared.get)
+
+    def documents_view(library: str) -> tuple[Any, Any, str]:
+        lib = shared.get(library)
+        rows = documents_rows(lib.documents())
+        names = [row[0] for row in rows]
+        chunks = sum(int(row[3]) for row in rows)
+        heading = f"**{len(rows)} documents, {chunks} chunks** in `{lib.name}` (folder `{lib.corpus}`)."
+        return gr.update(value=rows), gr.update(choices=names, value=None), heading
+
+    def on_upload(files: list | None, library: str, progress: gr.Progress = gr.Progress()):  # noqa: B008, ANN202
+        uploads = [(Path(f).name, Path(f)) for f in files or []]
+        try:
+            lib = shared.get(library)
+            report = lib.add(uploads, progress=lambda f, message: progress(f, desc=message))
+            if report.stored:
+                progress(0.97, desc="Loading the new index")
+                shared.engine(library)  # warm the reloaded engine before the next question
+            status = report.summary()
+            if report.rejected and not report.stored and not report.unchanged:
+                status = "⚠️ " + status
+        except RagError as error:
+            status = f"⚠️ {error}"
+        except Exception:
+            log.exception("Upload to %s failed", library)
+            status = "⚠️ " + UNEXPECTED.replace("answering", "adding the files")
+        return (status, *documents_view(library), None)
+
+    def on_delete(name: str | None, library: str, progress: gr.Progress = gr.Progress()):  # noqa: B008, ANN202
+        if not name:
+            return ("Choose a document to delete.", *documents_view(library))
+        try:
+            report = shared.get(library).delete(name, progress=lambda f, message: progress(f, desc=message))
+            shared.engine(library)
+            status = f"Deleted {name}; the index now holds {report.chunks} chunks from {report.files} files."
+        except RagError as error:
+            status = f"⚠️ {error}"
+        return (status, *documents_view(library))
+
+    def answer(question: str, k: int = 5, library: str = "", mode: str = "extractive") -> dict:
+        """Answer one question (no conversation): text, abstained, and citations with spans."""
+        engine = shared.engine(library or None)
+        option = {"generator": mode} if mode and mode != "extractive" else {}
+        result = engine.ask(question, k=int(k), **option)
+        return {
+            "question": result.question,
+            "text": result.text,
+            "abstained": result.abstained,
+            "generator": result.generator,
+            "note": result.note,
+            "citations": [
+                {
+                    "source": c.source,
+                    "title": c.title,
+                    "sentence": c.sentence,
+                    "start": c.start + c.sentence_start,
+                    "end": c.start + c.sentence_end,
+                    "passage": c.text,
+                }
+                for c in result.citations
+            ],
+        }
+
+    def list_documents(library: str = "") -> list[dict]:
+        """The documents of a collection: name, title, size (bytes), chunks, indexed (epoch s)."""
+        return [vars(d) for d in shared.get(library or None).documents()]
 
     with gr.Blocks(title="rag — answers from your documents") as app:
-        gr.Markdown("## Ask your documents\nEvery answer sentence cites the passage it comes from.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=480, elem_id="chat")
-                question = gr.Textbox(label="Question", placeholder="Ask a question about your documents…", elem_id="question")
+        conversation = gr.State(Conversation())
+        gr.HTML(
+            "<h2 style='margin:0'>Ask your documents</h2><p style='margin:.2em 0 0 0;color:#6b7280'>"
+            "Every answer sentence cites the passage it comes from: click a marker like "
+            "<span class='rag-cite'>[1]</span> to check it.</p>"
+        )
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            label="Chat",
+                            elem_id="chat",
+                            height=560,
+                            buttons=[],
+                            latex_delimiters=[],
+                            examples=[{"text": q} for q in examples_for(default)] or None,
+                            placeholder=PLACEHOLDER,
+                        )
+                        with gr.Row():
+                            question = gr.Textbox(
+                                placeholder="Ask a question about your documents…",
+                                show_label=False,
+                                elem_id="question",
+                                scale=6,
+                                autofocus=True,
+                                max_lines=4,
+                            )
+                            ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
+                            clear = gr.Button("Clear", elem_id="clear", scale=1, min_width=80)
+                        with gr.Accordion("Settings", open=False, elem_id="settings"):
+                            k = gr.Slider(
+                                1, 10, value=5, step=1, label="Passages to answer from", elem_id="k"
+                            )
+                            mode = gr.Radio(
+                                modes,
+                                value=modes[0],
+                                label="Answer mode",
+                                elem_id="mode",
+                                info=MODE_HELP,
+                            )
+                            library = gr.Dropdown(
+                                shared.names,
+                                value=default.name,
+                                label="Document collection (index)",
+                                elem_id="library",
+                                interactive=len(shared.names) > 1,
+                            )
+                    with gr.Column(scale=2):
+                        panel = gr.HTML(
+                            EMPTY_PANEL, elem_id="sources", js_on_load=PANEL_JS, max_height="80vh"
+                        )
+            with gr.Tab("Documents", id="documents-tab"):
+                heading = gr.Markdown(elem_id="documents-heading")
+                upload = gr.File(
+                    label="Add documents: .txt, .md, .pdf, .html, .docx (type checked by content)",
+                    file_count="multiple",
+                    file_types=UPLOAD_TYPES,
+                    elem_id="upload",
+                    height=140,
+                )
+                status = gr.Markdown(elem_id="upload-status", min_height=70)
+                table = gr.Dataframe(
+                    headers=DOCUMENT_HEADERS, interactive=False, elem_id="documents", wrap=True
+                )
                 with gr.Row():
-                    ask_button = gr.Button("Ask", variant="primary", elem_id="ask")
-                    clear = gr.ClearButton(value="Clear")
-                gr.Examples(EXAMPLES, inputs=question)
-            with gr.Column(scale=2):
-                passages = gr.Slider(1, 10, value=5, step=1, label="Passages")
-                sources = gr.HTML(label="Sources", elem_id="sources")
-        clear.add([chat, sources, question])
-        for trigger in (question.submit, ask_button.click):
-            trigger(on_submit, [question, chat, passages], [chat, sources, question], api_name="ask" if trigger == ask_button.click else False)
+                    doomed = gr.Dropdown([], label="Document to delete", elem_id="doomed", scale=4)
+                    delete = gr.Button("Delete document", variant="stop", elem_id="delete", scale=1)
+
+        chat_io = dict(
+            inputs=[question, chatbot, conversation, k, mode, library],
+            outputs=[chatbot, conversation, panel, question],
+        )
+        ask.click(on_ask, **chat_io, api_name="chat", show_progress="hidden")
+        question.submit(on_ask, **chat_io, api_visibility="private", show_progress="hidden")
+        chatbot.example_select(example_text, None, question, api_visibility="private").then(
+            on_ask, **chat_io, api_visibility="private", show_progress="hidden"
+        )
+        clear.click(
+            lambda: ([], Conversation(), EMPTY_PANEL, ""),
+            None,
+            [chatbot, conversation, panel, question],
+            api_visibility="private",
+        )
+        chatbot.clear(
+            lambda: (Conversation(), EMPTY_PANEL), None, [conversation, panel], api_visibility="private"
+        )
+        panel.cite(on_cite, [conversation], panel, api_visibility="private", show_progress="hidden")
+        panel.open(on_open, [conversation], panel, api_visibility="private", show_progress="hidden")
+        library.change(documents_view, library, [table, doomed, heading], api_visibility="private")
+        app.load(documents_view, library, [table, doomed, heading], api_visibility="private")
+        upload.upload(
+            on_upload,
+            [upload, library],
+            [status, table, doomed, heading, upload],
+            api_name="upload",
+            show_progress_on=status,  # one bar where the result will appear
+            concurrency_limit=1,
+            concurrency_id="index",
+        )
+        delete.click(
+            on_delete,
+            [doomed, library],
+            [status, table, doomed, heading],
+            js=CONFIRM_DELETE_JS,
+            api_name="delete",
+            show_progress_on=status,
+            concurrency_limit=1,
+            concurrency_id="index",
+        )
+        gr.api(answer, api_name="answer")
+        gr.api(list_documents, api_name="documents")
     return app
+
+
+def serve(
+    app: Any, *, host: str = "127.0.0.1", port: int = 7860, share: bool = False, block: bool = True
+) -> str:
+    """Start serving ``app`` (from :func:`build_app`); returns its local URL when not blocking.
+
+    Binds loopback unless told otherwise; a public share link only with ``share=True``;
+    login is required when $RAG_USERNAME and $RAG_PASSWORD are set.
+    """
+    from rag.config import login_from_env
+    from rag.uploads import max_upload_bytes
+
+    # Gradio refuses far larger uploads itself; a bit over the limit gets rag's own message.
+    _, url, _ = app.queue(default_concurrency_limit=4).launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        auth=login_from_env(),
+        css=CSS,
+        theme=gr.themes.Soft(),
+        show_error=False,
+        max_file_size=2 * max_upload_bytes(),
+        footer_links=["api"],
+        prevent_thread_lock=not block,
+        quiet=not block,
+    )
+    return str(url)
 
 
 def launch(
     host: str = "127.0.0.1",
     port: int = 7860,
     index: Path | None = None,
-    corpus: Path | None = None,
+    corpus: Path | Sequence[Path] | None = None,
     share: bool = False,
 ) -> None:
-    import gradio as gr
-
-    app = build_app(index, corpus)
-    app.queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, share=share, css=CSS, theme=gr.themes.Soft(), show_error=False
-    )
+    """``rag serve``: the app over ``corpus`` (one folder or several; default seeds/)."""
+    corpora = [corpus] if isinstance(corpus, (str, Path)) else list(corpus or [])
+    serve(build_app(default_libraries(corpora, index)), host=host, port=port, share=share)

@@ -1,0 +1,254 @@
+"""A corpus folder and its index kept together: add, list and delete documents.
+
+Adding stores the checked files in the corpus folder and updates the index incrementally
+(only new or changed files are embedded; the same bytes again are a no-op). Deleting builds
+an index without the document first — the switch to it is atomic, so a question never sees
+half of a document — and only then removes the file. After either, the cached engine of the
+index is dropped so the next question reads the new index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.errors import DocumentError, IndexNotFoundError
+from rag.formats import SUFFIXES
+from rag.indexing import BuildReport
+from rag.uploads import CheckedUpload, check_upload
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """One row of the documents list."""
+
+    name: str  # the source name citations use (path relative to the corpus folder)
+    title: str
+    size: int  # bytes on disk
+    chunks: int  # 0 when it is not (yet) indexed
+    indexed: float | None  # when its chunks were embedded (seconds since the epoch)
+
+
+@dataclass
+class AddReport:
+    """What one upload of several files did."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # the same bytes were already there
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (name as given, reason)
+    chunks: int = 0  # chunks of the added and replaced files
+    seconds: float = 0.0
+    build: BuildReport | None = None
+
+    @property
+    def stored(self) -> list[str]:
+        return self.added + self.replaced
+
+    def summary(self) -> str:
+        parts = []
+        if self.stored:
+            parts.append(
+                f"{_count(self.chunks, 'chunk')} from {_count(len(self.stored), 'file')} "
+                f"in {self.seconds:.1f} s"
+            )
+        if self.replaced:
+            parts.append(f"replaced: {', '.join(self.replaced)}")
+        if self.unchanged:
+            parts.append(f"already indexed, nothing to do: {', '.join(self.unchanged)}")
+        if self.rejected:
+            parts.append("refused: " + "; ".join(reason for _, reason in self.rejected))
+        return ". ".join(parts) + "." if parts else "No files."
+
+
+class Library:
+    """The documents of one corpus folder and the index built from them.
+
+    >>> library = Library("seeds", Path("seeds"), Path("index"))      # doctest: +SKIP
+    >>> library.add([("notes.md", b"# Notes\\nThe deal closed in May.")]).summary()  # doctest: +SKIP
+    '2 chunks from 1 files in 0.4 s.'
+    """
+
+    def __init__(self, name: str, corpus: Path | str, index: Path | str, *, max_bytes: int | None = None):
+        self.name = name
+        self.corpus = Path(corpus)
+        self.index = Path(index)
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()  # one change at a time (the build lock covers other processes)
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every document file of the corpus, with its title and chunks from the index."""
+        counts, titles, indexed = _index_summary(self.index)
+        rows = []
+        for path in _document_files(self.corpus):
+            name = path.relative_to(self.corpus).as_posix()
+            rows.append(
+                DocumentInfo(
+                    name, titles.get(name, ""), path.stat().st_size, counts.get(name, 0), indexed.get(name)
+                )
+            )
+        return rows
+
+    def path_of(self, name: str) -> Path:
+        """The file of the document called ``name``, checked to lie inside the corpus folder.
+
+        Raises:
+            DocumentError: no such document, or the name points outside the corpus.
+        """
+        root = self.corpus.resolve()
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or path == root or not path.is_file():
+            raise DocumentError(f"There is no document {name!r} in {self.name}.")
+        return path
+
+    def add(self, uploads: Sequence[tuple[str, bytes | Path]], progress: Progress | None = None) -> AddReport:
+        """Check, store and index uploaded files; refused files are reported, not raised.
+
+        Raises:
+            RagError: the index could not be updated (the files written are then removed).
+        """
+        started = time.perf_counter()
+        notify = progress or (lambda fraction, message: None)
+        report = AddReport()
+        with self._lock:
+            existing = {
+                _sha256(p.read_bytes()): p.relative_to(self.corpus).as_posix()
+                for p in _document_files(self.corpus)
+            }
+            checked: list[CheckedUpload] = []
+            for number, (name, content) in enumerate(uploads, 1):
+                notify(0.05 * number / max(len(uploads), 1), f"Checking {name}")
+                try:
+                    data = content.read_bytes() if isinstance(content, Path) else content
+                    upload = check_upload(name, data, max_bytes=self.max_bytes)
+                except (DocumentError, OSError) as error:
+                    report.rejected.append((name, str(error)))
+                    continue
+                same = existing.get(_sha256(upload.data))
+                if same is not None:
+                    report.unchanged.append(
+                        upload.name if same == upload.name else f"{upload.name} (= {same})"
+                    )
+                    continue
+                (report.replaced if (self.corpus / upload.name).exists() else report.added).append(
+                    upload.name
+                )
+                existing[_sha256(upload.data)] = upload.name
+                checked.append(upload)
+            if checked:
+                backups = self._store(checked)
+                try:
+                    report.build = self._rebuild(None, notify, 0.05)
+                except BaseException:
+                    self._restore(backups)
+                    raise
+                counts = _index_summary(self.index)[0]
+                report.chunks = sum(counts.get(name, 0) for name in report.stored)
+        report.seconds = time.perf_counter() - started
+        notify(1.0, "Done")
+        return report
+
+    def delete(self, name: str, progress: Progress | None = None) -> BuildReport:
+        """Remove a document: its chunks leave the index in one atomic switch, then its file goes.
+
+        Raises:
+            DocumentError: no such document, or it is the last one (an index needs one).
+        """
+        notify = progress or (lambda fraction, message: None)
+        with self._lock:
+            path = self.path_of(name)
+            source = path.relative_to(self.corpus.resolve()).as_posix()
+            if len(_document_files(self.corpus)) <= 1:
+                raise DocumentError(
+                    f"{source} is the only document in {self.name}; add another before deleting it."
+                )
+            report = self._rebuild(source, notify, 0.0)
+            path.unlink()
+        notify(1.0, "Done")
+        return report
+
+    def _rebuild(self, without: str | None, notify: Progress, offset: float) -> BuildReport:
+        from rag.engine import clear_engines
+        from rag.indexing import build_index
+        from rag.loading import load_paths
+
+        notify(offset, "Reading documents")
+        documents = [d for d in load_paths([self.corpus]) if d.source != without]
+        report = build_index(
+            documents, self.index, progress=lambda f, message: notify(offset + (0.95 - offset) * f, message)
+        )
+        clear_engines(self.index)
+        return report
+
+    def _store(self, uploads: list[CheckedUpload]) -> list[tuple[Path, bytes | None]]:
+        """Write the files atomically; returns what each path held before, for a rollback."""
+        self.corpus.mkdir(parents=True, exist_ok=True)
+        backups: list[tuple[Path, bytes | None]] = []
+        for upload in uploads:
+            target = self.corpus / upload.name
+            backups.append((target, target.read_bytes() if target.exists() else None))
+            # A hidden temporary name is skipped by the loader until it is complete.
+            temporary = self.corpus / f".upload-{uuid.uuid4().hex}.tmp"
+            temporary.write_bytes(upload.data)
+            os.replace(temporary, target)
+        return backups
+
+    @staticmethod
+    def _restore(backups: list[tuple[Path, bytes | None]]) -> None:
+        for path, data in backups:
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(data)
+
+
+def _document_files(corpus: Path) -> list[Path]:
+    if not corpus.is_dir():
+        return []
+    return [
+        p
+        for p in sorted(corpus.rglob("*"))
+        if p.is_file()
+        and p.suffix.lower() in SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(corpus).parts)
+    ]
+
+
+def _index_summary(index: Path) -> tuple[Counter[str], dict[str, str], dict[str, float]]:
+    """Chunks per source, document titles and indexed times, read from the live index files."""
+    from rag.index import CHUNKS
+    from rag.store import live_generation, read_manifest
+
+    try:
+        generation = live_generation(index)
+        manifest = read_manifest(generation, index)
+    except IndexNotFoundError:
+        return Counter(), {}, {}
+    counts: Counter[str] = Counter()
+    titles: dict[str, str] = {}
+    with (generation / CHUNKS).open(encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            counts[row["source"]] += 1
+            # Section titles read "Document › Section"; the first part names the document.
+            titles.setdefault(row["source"], row["title"].split(" › ")[0])
+    indexed = {source: manifest.indexed.get(source, manifest.created) for source in manifest.files}
+    return counts, titles, indexed
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

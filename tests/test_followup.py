@@ -1,0 +1,88 @@
+import pytest
+
+from rag.followup import Turn, names, resolve, topic
+
+DEAL = Turn("What deal did SoftBank strike with OpenAI?")
+
+
+@pytest.mark.parametrize(
+    ("question", "history", "expected"),
+    [
+        # the example: a pronoun for a thing, with the conversation's names carried along
+        ("And how much did it cost?", [DEAL], "How much did the deal cost? (about: SoftBank, OpenAI)"),
+        ("How much did that cost?", [DEAL], "How much did the deal cost? (about: SoftBank, OpenAI)"),
+        (
+            "When was it released?",
+            [Turn("How many parameters does Mistral Medium 3.5 have?")],
+            "When was Mistral Medium 3.5 released?",
+        ),
+        (
+            "What is its share of revenues in Europe?",
+            [Turn("What is Mistral AI?")],
+            "What is Mistral AI’s share of revenues in Europe?",
+        ),
+        (
+            "What did they discuss?",
+            [Turn("Is the Commission talking to OpenAI and Anthropic?")],
+            "What did OpenAI and Anthropic discuss?",
+        ),
+        # he/she: the person a "who" answer named
+        (
+            "Where did he speak?",
+            [
+                Turn(
+                    "Who is the European Commission spokesperson?",
+                    answer="European Commission spokesperson Thomas Regnier said so. [1]",
+                )
+            ],
+            "Where did Thomas Regnier speak?",
+        ),
+        # ellipsis: the previous question with its subject swapped
+        (
+            "What about Anthropic?",
+            [Turn("Who is the OpenAI spokesperson?")],
+            "Who is the Anthropic spokesperson?",
+        ),
+        ("And the EU?", [Turn("How much is SoftBank borrowing?")], "How much is the EU borrowing?"),
+        # a bare question word
+        (
+            "Why?",
+            [Turn("How much is SoftBank borrowing to invest in OpenAI?")],
+            "Why is SoftBank borrowing to invest in OpenAI?",
+        ),
+        # the rewrite of the previous turn is what a further follow-up builds on
+        (
+            "When?",
+            [Turn("And how much did it cost?", resolved="How much did the deal cost?")],
+            "When did the deal cost?",
+        ),
+    ],
+)
+def test_follow_ups_are_resolved_against_the_previous_turn(question, history, expected):
+    rewrite = resolve(question, history)
+    assert rewrite.resolved == expected and rewrite.rewritten
+
+
+@pytest.mark.parametrize(
+    ("question", "history"),
+    [
+        ("Who is the European Commission spokesperson?", [DEAL]),  # stands alone
+        ("How much did it cost?", []),  # nothing to resolve against
+        ("Is it true that it works?", [Turn("   ")]),
+    ],
+)
+def test_standalone_questions_are_left_as_typed(question, history):
+    rewrite = resolve(question, history)
+    assert rewrite.resolved == question and not rewrite.rewritten
+
+
+def test_names_and_topics():
+    assert names("Does the EU Code of Practice bind Mistral Medium 3.5 and GPT-5.5-Cyber?") == [
+        "EU Code of Practice",
+        "Mistral Medium 3.5",
+        "GPT-5.5-Cyber",
+    ]
+    assert names("How big is it?") == []
+    assert topic("How big is the bridge loan SoftBank is seeking?") == "the bridge loan"
+    assert topic("What deal did SoftBank strike?") == "the deal"
+    assert topic("Who met the Commission?") is None

@@ -1,0 +1,134 @@
+import logging
+
+import pytest
+
+from rag.engine import Engine
+from rag.errors import DocumentError
+from rag.index import load_index
+from rag.library import Library
+from rag.loading import load_paths
+from tests.documents import docx_bytes, html_bytes, pdf_bytes
+
+NOTE = b"# Harbour report\n\nThe harbour of Kotka handled 9 million tonnes of cargo in 2023.\n"
+
+
+@pytest.fixture()
+def library(corpus_copy, seed_index_copy) -> Library:
+    return Library("seeds", corpus_copy, seed_index_copy)
+
+
+def sources(library: Library) -> set[str]:
+    return {chunk.source for chunk in load_index(library.index).chunks}
+
+
+def test_adding_stores_indexes_and_reports_progress(library):
+    seen: list[float] = []
+    report = library.add([("harbour.md", NOTE)], progress=lambda fraction, message: seen.append(fraction))
+    assert report.added == ["harbour.md"] and report.chunks >= 1 and report.build is not None
+    assert report.build.added == ["harbour.md"] and report.build.unchanged == 5  # incremental
+    assert (library.corpus / "harbour.md").read_bytes() == NOTE
+    assert "harbour.md" in sources(library)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 4
+    assert report.summary().startswith(f"{report.chunks} chunk")
+
+
+def test_the_same_bytes_again_are_a_no_op_and_a_changed_file_replaces_its_chunks(library):
+    library.add([("harbour.md", NOTE)])
+    generation = (library.index / "CURRENT").read_text()
+    again = library.add([("harbour.md", NOTE), ("copy.md", NOTE)])
+    assert again.unchanged == ["harbour.md", "copy.md (= harbour.md)"] and again.build is None
+    assert (library.index / "CURRENT").read_text() == generation  # nothing was rebuilt
+    changed = library.add([("harbour.md", NOTE.replace(b"9 million", b"11 million"))])
+    assert changed.replaced == ["harbour.md"] and changed.build.changed == ["harbour.md"]
+    texts = [c.text for c in load_index(library.index).chunks if c.source == "harbour.md"]
+    assert any("11 million" in t for t in texts) and not any("9 million" in t for t in texts)
+
+
+def test_refused_files_are_reported_and_the_rest_is_added(library):
+    report = library.add(
+        [("../escape.md", NOTE), ("empty.txt", b""), ("page.html", html_bytes("Kotka", ["Cargo news."]))]
+    )
+    assert report.added == ["page.html"]
+    assert [name for name, _ in report.rejected] == ["../escape.md", "empty.txt"]
+    assert not (library.corpus.parent / "escape.md").exists()
+    assert "refused" in report.summary()
+
+
+def test_pdf_html_and_word_documents_are_indexed_and_cited(library, embedder):
+    library.add(
+        [
+            (
+                "mine.pdf",
+                pdf_bytes(
+                    ["Zephyr Mining opened a lithium mine in Lapland in 2024.", "It employs 240 workers."]
+                ),
+            ),
+            (
+                "port.html",
+                html_bytes("Port news", ["The harbour of Kotka handled 9 million tonnes of cargo in 2023."]),
+            ),
+            ("jam.docx", docx_bytes("Jam sales", ["Orion Foods sold three million jars of jam in 2024."])),
+        ]
+    )
+    engine = Engine.open(load_index(library.index), embedder)
+    for question, source, words in [
+        ("How many workers does the Zephyr Mining lithium mine employ?", "mine.pdf", "240 workers"),
+        ("How much cargo did the harbour of Kotka handle in 2023?", "port.html", "9 million tonnes"),
+        ("How many jars of jam did Orion Foods sell?", "jam.docx", "three million jars"),
+    ]:
+        answer = engine.ask(question)
+        cited = answer.citations[0]
+        assert not answer.abstained and cited.source == source and words in answer.text
+        # offsets point into the extracted text, which is what the document viewer shows
+        from rag.formats import read_document
+
+        full = read_document(library.path_of(source))
+        assert full[cited.start + cited.sentence_start : cited.start + cited.sentence_end] == cited.sentence
+
+
+def test_documents_list_names_titles_sizes_chunks_and_times(library):
+    library.add([("harbour.md", NOTE)])
+    rows = {d.name: d for d in library.documents()}
+    assert len(rows) == 6
+    assert rows["harbour.md"].title == "Harbour report" and rows["harbour.md"].size == len(NOTE)
+    assert rows["harbour.md"].chunks >= 1 and rows["harbour.md"].indexed is not None
+    assert rows["001_e7367d59c646826d.txt"].title == "EU holds AI model talks with OpenAI and Anthropic"
+
+
+def test_delete_removes_chunks_then_file_and_refuses_the_last_document(library, tmp_path):
+    library.add([("harbour.md", NOTE)])
+    report = library.delete("harbour.md")
+    assert report.removed == ["harbour.md"] and "harbour.md" not in sources(library)
+    assert not (library.corpus / "harbour.md").exists()
+    with pytest.raises(DocumentError, match="no document"):
+        library.delete("../seeds/001_e7367d59c646826d.txt")
+    with pytest.raises(DocumentError, match="no document"):
+        library.delete("harbour.md")
+    lonely = Library("one", tmp_path / "one", tmp_path / "one-index")
+    (tmp_path / "one").mkdir()
+    lonely.add([("only.md", NOTE)])
+    with pytest.raises(DocumentError, match="only document"):
+        lonely.delete("only.md")
+
+
+def test_a_failed_build_leaves_the_folder_as_it_was(library, monkeypatch):
+    import rag.indexing
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(rag.indexing, "build_index", broken)
+    with pytest.raises(RuntimeError):
+        library.add([("harbour.md", NOTE)])
+    assert not (library.corpus / "harbour.md").exists()
+    assert "harbour.md" not in sources(library)
+
+
+def test_the_corpus_loader_reads_new_formats_and_warns_about_broken_ones(tmp_path, caplog):
+    (tmp_path / "a.pdf").write_bytes(pdf_bytes(["A lithium mine opened in 2024."]))
+    (tmp_path / "b.html").write_bytes(html_bytes("Port", ["Cargo rose in 2023."]))
+    (tmp_path / "c.docx").write_bytes(b"PK\x03\x04 not a zip")
+    with caplog.at_level(logging.WARNING):
+        documents = load_paths([tmp_path])
+    assert [d.source for d in documents] == ["a.pdf", "b.html"]
+    assert "c.docx" in caplog.text

@@ -1,0 +1,90 @@
+import json
+
+import pytest
+
+from rag.evaluation import load_benchmark_examples, retrieval_figures
+from rag.retrieval import MODES, Retriever, RetrieverSettings, merged_span, to_passages
+
+from .conftest import SHARED_BENCHMARKS
+
+
+def test_every_stage_ranks_the_right_article_first(engine):
+    candidates = engine.retriever.candidates("How many parameters does Mistral Medium 3.5 have?")
+    for mode in MODES:
+        top = engine.index.chunks[engine.retriever.rank(candidates, mode)[0].position]
+        assert "Mistral" in top.title, mode
+
+
+def test_overlapping_chunks_are_folded_into_one_passage(engine, seeds_dir):
+    retriever = Retriever(engine.index, engine.embedder, RetrieverSettings(collapse=False))
+    candidates = retriever.candidates("SoftBank bridge loan JPMorgan Bloomberg")
+    raw = retriever.rank(candidates)
+    folded = engine.retriever.rank(candidates)
+    assert any(hit.also for hit in folded)
+    assert len(folded) < len(raw)
+    for hit in folded:
+        start, end, text = merged_span(engine.index, hit)
+        source = engine.index.chunks[hit.position].source
+        assert (seeds_dir / source).read_text(encoding="utf-8")[start:end] == text
+    # No two passages of one section overlap any more.
+    passages = to_passages(engine.index, folded)
+    for i, a in enumerate(passages):
+        for b in passages[i + 1 :]:
+            if (a.source, a.title) == (b.source, b.title):
+                assert a.end <= b.start or b.end <= a.start
+
+
+def test_rrf_fusion_is_available_for_comparison(engine):
+    retriever = Retriever(engine.index, engine.embedder, RetrieverSettings(fusion="rrf", mode="hybrid"))
+    hits = retriever.search("Who leads OpenAI's robotics team?", 5).hits
+    assert hits and all(h.score > 0 for h in hits)
+
+
+def test_jsonl_corpus_cites_corpus_ids(tmp_path):
+    from rag.api import ask, build_index, retrieve
+
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [
+        {"id": "doc-volcano", "title": "Volcanoes", "text": "Mount Etna is the tallest active volcano in Europe. It stands on Sicily."},
+        {"id": "doc-river", "title": "Rivers", "text": "The Danube flows through ten countries before reaching the Black Sea."},
+        {"id": "doc-bridge", "title": "Bridges", "text": "The Millau Viaduct in France is the tallest bridge in the world."},
+    ]
+    corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    report = build_index(jsonl=corpus, index=tmp_path / "idx")
+    assert report.files == 3
+    passages = retrieve("Which river reaches the Black Sea?", index=tmp_path / "idx", k=2)
+    assert passages[0].source == "doc-river" and passages[0].title == "Rivers"
+    answer = ask("How many countries does the Danube flow through?", index=tmp_path / "idx")
+    assert not answer.abstained and "ten countries" in answer.text
+    assert answer.citations[0].source == "doc-river"
+
+
+@pytest.mark.benchmark
+@pytest.mark.skipif(not (SHARED_BENCHMARKS / "squad-dev").is_dir(), reason="../shared/benchmarks is absent")
+def test_squad_slice_retrieval_quality(tmp_path, embedder):
+    """A 150-paragraph slice of SQuAD v1.1 dev: a quality floor, far below the full-run figures."""
+    from rag.engine import Engine
+    from rag.index import load_index
+    from rag.indexing import build_index
+    from rag.loading import load_jsonl
+
+    folder = SHARED_BENCHMARKS / "squad-dev"
+    lines = (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:150]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(lines), encoding="utf-8")
+    build_index(load_jsonl(corpus), tmp_path / "idx", embedder=embedder)
+    engine = Engine.open(load_index(tmp_path / "idx"), embedder)
+    ids = {json.loads(line)["id"] for line in lines}
+    examples = [e for e in load_benchmark_examples(folder) if e.sources <= ids][::5][:120]
+    candidates = [engine.retriever.candidates(e.question) for e in examples]
+    figures = {
+        mode: retrieval_figures(examples, [to_passages(engine.index, engine.retriever.rank(c, mode)[:20]) for c in candidates])
+        for mode in MODES
+    }
+    print(figures)
+    assert len(examples) >= 100
+    # Early SQuAD articles ask many questions that fit several paragraphs ("What day was the
+    # game played on?"), so the floor is set by BM25 on the same slice, not by full-run figures.
+    assert figures["rerank"]["hit@1"] >= figures["bm25"]["hit@1"]
+    assert figures["rerank"]["hit@5"] >= figures["bm25"]["hit@5"]
+    assert figures["rerank"]["mrr@10"] > figures["dense"]["mrr@10"]

@@ -1,0 +1,104 @@
+"""The page's CSS and the one script that makes citation markers clickable."""
+
+from __future__ import annotations
+
+CSS = """
+.rag-answer .rag-text { margin: 0; line-height: 1.6; }
+a.rag-cite, span.rag-cite {
+  display: inline-block; padding: 0 .35em; margin: 0 .1em; border-radius: .4em; cursor: pointer;
+  background: #e0e7ff; color: #3730a3 !important; font-size: .8em; font-weight: 600;
+  text-decoration: none !important; line-height: 1.5;
+}
+a.rag-cite:hover { background: #c7d2fe; }
+.rag-rewrite { font-size: .85em; color: #6b7280; margin-bottom: .4em; }
+.rag-foot { margin-top: .5em; font-size: .75em; color: #6b7280; }
+button.rag-copy {
+  border: 1px solid #d1d5db; border-radius: 4px; padding: 0 .5em; background: transparent;
+  cursor: pointer; font-size: 1em; color: inherit;
+}
+.rag-abstained { border-left: 4px solid #f59e0b; padding-left: .75em; }
+.rag-notfound { font-weight: 700; color: #b45309; margin-bottom: .25em; }
+.rag-maybe { color: #92400e; font-size: .9em; margin-top: .4em; }
+.rag-maybe ul { margin: .2em 0 0 1.2em; padding: 0; }
+.rag-file { color: #6b7280; font-size: .85em; }
+.rag-error { border-left: 4px solid #dc2626; padding-left: .75em; }
+.rag-unsupported { text-decoration: underline dotted #dc2626; }
+.rag-note { font-style: italic; font-size: .85em; color: #6b7280; margin-top: .3em; }
+.rag-thinking { color: #6b7280; }
+.rag-streaming .rag-text::after { content: " ▍"; color: #6366f1; }
+mark.rag-support { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 2px; }
+mark.rag-closest { background: #e5e7eb; color: inherit; padding: 0 2px; border-radius: 2px; }
+.rag-sources h4 { margin: 0 0 .2em 0; }
+.rag-question { color: #6b7280; font-size: .85em; margin-bottom: .6em; }
+.rag-source { border: 1px solid #e5e7eb; border-radius: 8px; padding: .6em .8em; margin-bottom: .75em; }
+.rag-source.rag-active { border-color: #6366f1; box-shadow: 0 0 0 2px #c7d2fe; }
+.rag-source-file { color: #6b7280; font-size: .8em; margin-top: .15em; }
+.rag-passage { margin: .4em 0; padding: .4em .6em; border-left: 3px solid #d1d5db; font-size: .9em;
+  white-space: pre-line; max-height: 16em; overflow-y: auto; }
+a.rag-open, a.rag-back { font-size: .85em; color: #4f46e5 !important; cursor: pointer; }
+.rag-doc-head { margin-bottom: .5em; }
+.rag-doc { position: relative; max-height: 62vh; overflow-y: auto; white-space: pre-wrap; font-size: .9em;
+  line-height: 1.5; border: 1px solid #e5e7eb; padding: .75em; border-radius: 8px; }
+.rag-passage-in-doc { background: #fef9c3; }
+.rag-warning { color: #b45309; }
+.rag-empty { color: #6b7280; }
+#sources { position: sticky; top: 0; }
+#upload-status p { margin: 0; }
+"""
+
+# Runs once when the source panel mounts (Gradio's js_on_load: `element` is the panel,
+# `trigger` sends an event to Python, `watch` runs after the panel re-renders). One click
+# listener on the document serves markers in every chat message, old or new.
+PANEL_JS = r"""
+const copyText = (text, done) => {
+  const fallback = () => {
+    const area = document.createElement('textarea');
+    area.value = text; area.style.position = 'fixed'; area.style.opacity = '0';
+    document.body.appendChild(area); area.select();
+    try { document.execCommand('copy'); done(); } finally { area.remove(); }
+  };
+  if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+  else fallback();
+};
+const onClick = (event) => {
+  const link = event.target.closest('a.rag-cite, a.rag-open, a.rag-back');
+  if (link) {
+    const match = (link.getAttribute('href') || '').match(/^#(cite|doc)-(\d+)-(\d+)$/);
+    if (!match) return;
+    event.preventDefault();
+    trigger(match[1] === 'doc' ? 'open' : 'cite', {turn: Number(match[2]), n: Number(match[3])});
+    return;
+  }
+  const copy = event.target.closest('button.rag-copy');
+  if (!copy) return;
+  event.preventDefault();
+  const answer = copy.closest('.rag-answer');
+  const text = answer.querySelector('.rag-text').innerText.trim();
+  const sources = [...new Set([...answer.querySelectorAll('.rag-text a.rag-cite')]
+    .map((a) => a.textContent + ' ' + a.title))];
+  const full = sources.length ? text + '\n\nSources:\n' + sources.join('\n') : text;
+  copyText(full, () => {
+    copy.textContent = 'Copied ✓';
+    setTimeout(() => { copy.textContent = 'Copy'; }, 1500);
+  });
+};
+if (window.ragClickHandler) document.removeEventListener('click', window.ragClickHandler);
+window.ragClickHandler = onClick;
+document.addEventListener('click', onClick);
+watch('value', () => {
+  const target = element.querySelector('#rag-target');
+  if (!target) return;
+  const box = target.closest('.rag-doc');
+  if (box) box.scrollTop = Math.max(0, target.offsetTop - box.clientHeight / 3);
+  else target.scrollIntoView({block: 'nearest'});
+});
+"""
+
+# Deleting cannot be undone: ask first (the API has no browser, so it is not asked there).
+CONFIRM_DELETE_JS = """
+(name, library) => {
+  if (!name) return [name, library];
+  const sure = confirm(`Delete ${name} from ${library}? Its passages leave the index.`);
+  return sure ? [name, library] : [null, library];
+}
+"""

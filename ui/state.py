@@ -1,0 +1,137 @@
+"""What the UI keeps: one conversation per browser session, and the shared libraries.
+
+Each session gets its own :class:`Conversation` (a ``gr.State``: Gradio copies the initial
+value per session), so concurrent users never see each other's chats. The
+:class:`Libraries` object is shared by all sessions: the engine of every index is loaded
+once (``rag.engine.get_engine`` caches it) and reloaded only after an upload or a delete.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.engine import Engine, get_engine
+from rag.errors import RagError
+from rag.followup import Turn
+from rag.library import Library
+from rag.records import Answer, Citation
+
+
+@dataclass
+class ChatTurn:
+    """One question of a session and what came of it (``answer`` is None when it failed)."""
+
+    question: str
+    resolved: str
+    answer: Answer | None
+    library: str
+
+
+@dataclass
+class Conversation:
+    """The turns of one session; a citation marker ``#cite-<turn>-<n>`` indexes into them."""
+
+    turns: list[ChatTurn] = field(default_factory=list)
+
+    def followup_history(self) -> list[Turn]:
+        return [Turn(t.question, t.resolved, t.answer.text) for t in self.turns if t.answer is not None]
+
+    def citation(self, turn: int, number: int) -> tuple[ChatTurn, Citation]:
+        """The turn and its ``number``-th (1-based) citation.
+
+        Raises:
+            RagError: no such turn or citation (a stale page after "Clear", or a forged link).
+        """
+        if not 0 <= turn < len(self.turns) or self.turns[turn].answer is None:
+            raise RagError("That answer is no longer in this conversation; ask the question again.")
+        record = self.turns[turn]
+        assert record.answer is not None
+        if not 1 <= number <= len(record.answer.citations):
+            raise RagError(f"Answer {turn + 1} has no source [{number}].")
+        return record, record.answer.citations[number - 1]
+
+
+class Libraries:
+    """The document collections the app serves, by name; the first is the default."""
+
+    def __init__(self, libraries: Sequence[Library]):
+        if not libraries:
+            raise ValueError("The app needs at least one document collection.")
+        self._by_name = {library.name: library for library in libraries}
+        self._synced: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def get(self, name: str | None) -> Library:
+        """The library called ``name`` (None: the default one).
+
+        Raises:
+            RagError: no library has that name.
+        """
+        if name is None:
+            return next(iter(self._by_name.values()))
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise RagError(
+                f"No document collection {name!r}; choose one of {', '.join(self.names)}."
+            ) from None
+
+    def engine(self, name: str | None) -> Engine:
+        """The shared engine of a library; the first call brings its index in step with its folder."""
+        library = self.get(name)
+        with self._lock:
+            first = library.name not in self._synced
+            self._synced.add(library.name)
+        if first:  # build or update from the folder once; afterwards only uploads change it
+            return get_engine(library.index, library.corpus)
+        return get_engine(library.index)
+
+
+def default_libraries(corpora: Sequence[Path | str] = (), index: Path | str | None = None) -> list[Library]:
+    """Libraries for ``rag serve``: the first corpus uses ``index`` (default: index/), each
+    further one gets ``<index>/corpora/<folder name>``. No corpus: seeds/ (or $RAG_CORPUS)."""
+    from rag.config import default_corpus, default_index
+
+    root = Path(index) if index is not None else default_index()
+    folders = [Path(c) for c in corpora] or [default_corpus()]
+    libraries: list[Library] = []
+    for position, folder in enumerate(folders):
+        name = folder.resolve().name or "documents"
+        while name in {lib.name for lib in libraries}:
+            name += "+"
+        libraries.append(Library(name, folder, root if position == 0 else root / "corpora" / name))
+    return libraries
+
+
+def answer_modes() -> list[str]:
+    """The answer backends to offer: "extractive", plus generative ones that are configured.
+
+    A backend is offered when its requirements are there (llama-cpp: the package and a GGUF
+    model; openai: a server address), so nobody picks a mode that can only fail.
+    """
+    try:
+        from rag.generators import names
+    except ImportError:  # a rag without generative backends
+        return ["extractive"]
+    return [name for name in names() if _configured(name)]
+
+
+def _configured(name: str) -> bool:
+    if name == "llama-cpp":
+        if importlib.util.find_spec("llama_cpp") is None:
+            return False
+        from rag.generators.llama_cpp import bundled_model
+
+        return bool(os.environ.get("RAG_LLAMA_MODEL")) or bundled_model() is not None
+    if name == "openai":
+        return bool(os.environ.get("RAG_OPENAI_BASE_URL"))
+    return True  # extractive, and backends registered by others: trust them
