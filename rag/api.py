@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.engine import get_engine
 from rag.indexing import BuildReport
 from rag.records import Answer, Passage
+
+if TYPE_CHECKING:
+    from rag.generators.base import Generator
 
 
 def ask(
@@ -16,6 +20,7 @@ def ask(
     k: int = 5,
     index: Path | str | None = None,
     corpus: Path | str | None = None,
+    generator: str | Generator | None = None,
 ) -> Answer:
     """Answer ``question`` from the documents, citing a source span for every sentence.
 
@@ -25,16 +30,22 @@ def ask(
         index: an index folder (default: ``index/`` beside ``seeds/``, or $RAG_INDEX).
         corpus: documents to keep the index in step with (default for the default index:
             ``seeds/`` or $RAG_CORPUS).
+        generator: who writes the answer: "extractive" (default, verbatim sentences),
+            "llama-cpp" (a local GGUF model), "openai" (an OpenAI-compatible server), or a
+            :class:`rag.generators.Generator`. Generated sentences are verified against the
+            passages; unsupported ones are left out (see ``Answer.sentences`` and ``note``).
 
     Raises:
         ValueError: the question is empty or too long (a :class:`rag.QuestionError`).
         RagError: the index is missing, stale or corrupt; the message says how to fix it.
+        GeneratorError: the generator is unknown or cannot start; the message says how to
+            fix it. A failure while generating falls back to the extractive answer instead.
 
     >>> a = ask("Who is the Commission spokesperson?")    # doctest: +SKIP
     >>> a.citations[0].source                             # doctest: +SKIP
     '001_e7367d59c646826d.txt'
     """
-    return get_engine(index, corpus).ask(question, k=k)
+    return get_engine(index, corpus).ask(question, k=k, generator=generator)
 
 
 def retrieve(

@@ -24,8 +24,10 @@ def _index(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace) -> int:
     from rag.api import ask
 
-    answer = ask(args.question, k=args.k, index=args.index, corpus=args.corpus)
+    answer = ask(args.question, k=args.k, index=args.index, corpus=args.corpus, generator=generator_from(args))
     print(answer.text)
+    if answer.note:
+        print(f"\nNote: {answer.note}")
     if answer.citations:
         print("\nClosest passages (not an answer):" if answer.abstained else "\nSources:")
     for number, citation in enumerate(answer.citations, 1):
@@ -33,6 +35,30 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"[{number}] {citation.source} — {citation.title}")
         print(f"    chars {citation.start + citation.sentence_start}–{citation.start + citation.sentence_end}: {sentence}")
     return 0
+
+
+def add_generator_options(command: argparse.ArgumentParser) -> None:
+    """--generator/--model/--base-url/--max-tokens, shared by `rag ask` and `rag eval`."""
+    from rag.generators import names
+
+    command.add_argument("--generator", default="extractive", choices=names(),
+                         help="who writes the answer (default: extractive, verbatim sentences)")
+    command.add_argument("--model", help="llama-cpp: a .gguf file (default: the bundled SmolLM2 test model); "
+                         "openai: the served model name (default: the server's first)")
+    command.add_argument("--base-url", help="openai: the server's URL, e.g. http://127.0.0.1:11434/v1 (Ollama)")
+    command.add_argument("--max-tokens", type=int, help="longest generated answer, in tokens (default 128)")
+
+
+def generator_from(args: argparse.Namespace):  # noqa: ANN201 - a Generator, imported lazily
+    """The generator the options name (None for the extractive default)."""
+    if args.generator == "extractive":
+        return None
+    from rag.generators import GeneratorSettings, get_generator
+
+    settings = GeneratorSettings.from_env(
+        args.generator, model=args.model, base_url=args.base_url, max_tokens=args.max_tokens
+    )
+    return get_generator(args.generator, settings)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -64,14 +90,16 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=5, help="passages to answer from (default 5)")
     ask.add_argument("--index", type=Path, help="index folder (default: index/, kept in step with seeds/)")
     ask.add_argument("--corpus", type=Path, help="documents to keep the index in step with")
+    add_generator_options(ask)
     ask.set_defaults(run=_ask)
 
-    serve = commands.add_parser("serve", help="start the web UI")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve = commands.add_parser("serve", help="start the web UI (login: set RAG_USERNAME and RAG_PASSWORD)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=7860)
-    serve.add_argument("--index", type=Path)
-    serve.add_argument("--corpus", type=Path)
-    serve.add_argument("--share", action="store_true", help="also create a public Gradio link")
+    serve.add_argument("--index", type=Path, help="index folder of the first corpus (default: index/)")
+    serve.add_argument("--corpus", type=Path, action="append",
+                       help="document folder; repeat to offer several collections (default: seeds/)")
+    serve.add_argument("--share", action="store_true", help="also create a public Gradio link (off by default)")
     serve.set_defaults(run=_serve)
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
@@ -84,6 +112,9 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--index", type=Path, help="index folder for the dataset (default: index/datasets/NAME)")
     evaluate.add_argument("--json", type=Path, help="also write the figures to this file")
     evaluate.add_argument("--calibrate", action="store_true", help="print the abstention trade-off table")
+    add_generator_options(evaluate)
+    evaluate.add_argument("--chunk-tokens", type=int, help="chunk size in tokens for the index built (default 128)")
+    evaluate.add_argument("--chunk-overlap", type=int, help="chunk overlap in tokens (default 32)")
     evaluate.set_defaults(run=_eval)
     return top
 

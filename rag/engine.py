@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.answering import AnswerSettings, ExtractiveAnswerer
 from rag.config import MAX_QUESTION_CHARS, default_corpus, default_index
@@ -13,7 +14,10 @@ from rag.embedders import Embedder, get_embedder
 from rag.errors import EmbedderMismatchError, QuestionError
 from rag.index import Index, load_index
 from rag.records import Answer, Passage
-from rag.retrieval import Retriever, RetrieverSettings, to_passages
+from rag.retrieval import Retrieval, Retriever, RetrieverSettings, to_passages
+
+if TYPE_CHECKING:
+    from rag.generators.base import Generator
 
 
 def check_question(question: object) -> str:
@@ -69,19 +73,54 @@ class Engine:
         question = check_question(question)
         return self.retriever.passages(question, _check_k(k))
 
-    def ask(self, question: str, *, k: int = 5) -> Answer:
-        question = check_question(question)
-        retrieval = self.retriever.search(question, _check_k(k))
-        return self.answerer.answer(retrieval, k)
+    def ask(self, question: str, *, k: int = 5, generator: str | Generator | None = None) -> Answer:
+        """Answer ``question``; ``generator`` picks the backend (default: extractive).
 
-    def ask_stream(self, question: str, *, k: int = 5) -> Iterator[str | Answer]:
+        Raises:
+            QuestionError: the question is empty or too long.
+            GeneratorError: the generator is unknown or cannot start (a missing package or
+                model file). Failures *while* generating fall back to the extractive answer,
+                with a note.
+        """
+        question = check_question(question)
+        if generator is None or generator == "extractive":
+            retrieval = self.retriever.search(question, _check_k(k))
+            return self.answerer.answer(retrieval, k)
+        answer = None
+        for item in self.ask_stream(question, k=k, generator=generator):
+            answer = item
+        assert isinstance(answer, Answer)  # ask_stream always ends with the Answer
+        return answer
+
+    def ask_stream(
+        self, question: str, *, k: int = 5, generator: str | Generator | None = None
+    ) -> Iterator[str | Answer]:
         """Yield the answer text in pieces as it is produced, then the final :class:`Answer`.
 
         The extractive answer exists at once, so it comes as one piece per sentence; a
         generative backend yields its tokens. Consumers show the pieces and then replace
         them with the final answer (whose citations are the verified ones).
+
+        Raises:
+            GeneratorError: as for :meth:`ask`, before anything is yielded.
         """
-        answer = self.ask(question, k=k)
+        from rag.generators.base import resolve
+
+        question = check_question(question)
+        chosen = resolve(generator)
+        retrieval = self.retriever.search(question, _check_k(k))
+        yield from self.answer_stream(retrieval, k, chosen)
+
+    def answer_stream(self, retrieval: Retrieval, k: int, generator: Generator) -> Iterator[str | Answer]:
+        """:meth:`ask_stream` for a question already retrieved (evaluation reuses its ranking)."""
+        from rag.generators.base import is_extractive
+
+        if not is_extractive(generator):
+            from rag.grounded import GroundedAnswerer
+
+            yield from GroundedAnswerer(self.index, self.embedder, self.answerer).stream(retrieval, k, generator)
+            return
+        answer = self.answerer.answer(retrieval, k)
         for sentence in answer.sentences or [answer]:
             marker = f" [{sentence.citation}]" if getattr(sentence, "citation", None) else ""
             yield sentence.text + marker + " "
@@ -122,7 +161,11 @@ def get_engine(index: Path | str | None = None, corpus: Path | str | None = None
         return engine
 
 
-def clear_engines() -> None:
-    """Forget loaded engines (after an index was rebuilt by another process, and in tests)."""
+def clear_engines(index: Path | str | None = None) -> None:
+    """Forget loaded engines: all of them, or only the one of ``index`` (after it was rebuilt
+    by another process or by an upload, and in tests). The next request loads the new index."""
     with _lock:
-        _engines.clear()
+        if index is None:
+            _engines.clear()
+        else:
+            _engines.pop(Path(index).resolve(), None)
