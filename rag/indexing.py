@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 log = logging.getLogger(__name__)
+
+_PROGRESS_STEP = 256  # texts embedded between two progress reports (several encode batches)
 
 
 @dataclass
@@ -79,11 +82,13 @@ def build_index(
     embedder: Embedder | None = None,
     settings: ChunkerSettings | None = None,
     force: bool = False,
+    progress: Callable[[float, str], None] | None = None,
 ) -> BuildReport:
     """Make ``index_dir`` hold exactly ``documents``, embedding only new or changed ones.
 
     Chunks and vectors of unchanged documents are reused when the previous index was built
     with the same embedder and chunker settings; otherwise everything is rebuilt.
+    ``progress(fraction, message)`` is called as the build advances (for progress bars).
 
     Raises:
         CorpusError: no documents, or none yields any text to index.
@@ -117,7 +122,7 @@ def build_index(
         if previous is not None and report.up_to_date and reusable is not None:
             report.chunks = previous.size
             return report
-        _assemble_and_write(plan, reusable, kept, embedder, settings, index_dir, report)
+        _assemble_and_write(plan, reusable, kept, embedder, settings, index_dir, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -130,8 +135,12 @@ def _assemble_and_write(
     settings: ChunkerSettings,
     index_dir: Path,
     report: BuildReport,
+    progress: Callable[[float, str], None] | None = None,
 ) -> None:
     import numpy as np
+
+    notify = progress or (lambda fraction, message: None)
+    notify(0.0, "Splitting documents into passages")
 
     chunks: list[Chunk] = []
     chunk_vector_parts: list[np.ndarray | None] = []  # None marks rows still to embed
@@ -168,8 +177,20 @@ def _assemble_and_write(
     if not chunks:
         raise CorpusError("The documents hold no indexable text (only boilerplate or blank lines).")
 
-    chunk_vectors = _fill(chunk_vector_parts, [embedding_text(c.title, c.sentences) for c in chunks], embedder)
-    sentence_vectors = _fill(sentence_vector_rows, sentence_texts, embedder)
+    # Embedding is nearly all of a build's time, so it drives the progress bar (to 90 %).
+    to_embed = sum(p is None for p in chunk_vector_parts) + sum(r is None for r in sentence_vector_rows)
+    embedded = [0]
+
+    def advance(count: int) -> None:
+        embedded[0] += count
+        message = f"Embedding passages and sentences: {embedded[0]}/{to_embed}"
+        notify(0.9 * embedded[0] / max(to_embed, 1), message)
+
+    chunk_vectors = _fill(
+        chunk_vector_parts, [embedding_text(c.title, c.sentences) for c in chunks], embedder, advance
+    )
+    sentence_vectors = _fill(sentence_vector_rows, sentence_texts, embedder, advance)
+    notify(0.9, "Writing the index")
     tokens = [tokenize(embedding_text(c.title, c.sentences)) for c in chunks]
     doc_freq = Counter(term for doc in tokens for term in set(doc))
 
@@ -192,7 +213,13 @@ def _assemble_and_write(
         bm25.save(str(folder / BM25), show_progress=False)
         (folder / BM25 / "doc_freq.json").write_text(json.dumps(doc_freq), encoding="utf-8")
 
+    now = time.time()
+    previous_times = reusable.manifest.indexed if reusable is not None else {}
     manifest = Manifest(
+        indexed={  # unchanged files keep the time they were first embedded
+            document.source: previous_times.get(document.source, now) if reuse else now
+            for document, reuse in plan
+        },
         embedder=embedder.id,
         dimension=embedder.dimension,
         chunker=settings.to_json(),
@@ -203,6 +230,7 @@ def _assemble_and_write(
     )
     write_generation(index_dir, manifest, write_files)
     report.chunks = len(chunks)
+    notify(1.0, "Index written")
 
 
 def _renumber(chunk: Chunk, new_id: int) -> Chunk:
@@ -211,17 +239,24 @@ def _renumber(chunk: Chunk, new_id: int) -> Chunk:
     return chunk if chunk.id == new_id else replace(chunk, id=new_id)
 
 
-def _fill(parts: list, texts: list[str], embedder: Embedder) -> np.ndarray:
+def _fill(
+    parts: list, texts: list[str], embedder: Embedder, advance: Callable[[int], None] | None = None
+) -> np.ndarray:
     """Stack reused vectors, embedding the texts of the rows that have none yet."""
     import numpy as np
 
     missing = [i for i, part in enumerate(parts) if part is None]
     out = np.zeros((len(parts), embedder.dimension), dtype=np.float32)
-    if missing:
-        # Sorting by length keeps padding small inside each batch: most of the encode cost.
-        order = sorted(missing, key=lambda i: len(texts[i]))
-        encoded = embedder.encode([texts[i] for i in order])
-        out[order] = encoded
+    # Sorting by length keeps padding small inside each batch: most of the encode cost.
+    # Longest first, in slices that are a multiple of the encode batch, so the batches (and
+    # so the vectors) are the same as those of one call over all texts.
+    order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)
+    step = _PROGRESS_STEP if advance is not None else max(len(order), 1)
+    for begin in range(0, len(order), step):  # in slices, so progress can be reported
+        rows = order[begin : begin + step]
+        out[rows] = embedder.encode([texts[i] for i in rows])
+        if advance is not None:
+            advance(len(rows))
     for i, part in enumerate(parts):
         if part is not None:
             out[i] = part

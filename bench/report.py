@@ -1,0 +1,81 @@
+"""The printed table of `make bench`: every figure of bench/results.json, grouped."""
+
+from __future__ import annotations
+
+
+def _f(value: object, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _head(*cells: str) -> list[str]:
+    return ["", _row(*cells), "|" + "---|" * len(cells)]
+
+
+def table(results: dict) -> str:
+    """Markdown tables (they read well in a terminal and paste into the README as they are)."""
+    machine = results["machine"]
+    lines = [
+        f"machine: {machine['cpus']} cores, no GPU, load average {machine['loadavg_start']} at start; "
+        f"total {_f(results.get('total_s'), 0)} s"
+    ]
+    ingest = results.get("ingest", {})
+    if ingest:
+        lines += _head("ingest", "docs", "chunks", "sentences", "build s", "raw encoder s", "overhead",
+                       "overhead (same run)", "chunks-only encoder s", "build / chunks-only",
+                       "chunks/s")  # fmt: skip
+        for name, row in ingest.items():
+            lines.append(_row(name, _f(row["documents"]), _f(row["chunks"]), _f(row["sentences"]),
+                              _f(row["build_s"]), _f(row["raw_encode_s"]), _f(row["overhead"], 3),
+                              _f(row.get("overhead_same_run"), 3), _f(row["raw_chunks_only_s"]),
+                              _f(row["vs_chunks_only"], 3), _f(row["chunks_per_s"], 1)))  # fmt: skip
+    if "query" in results:
+        query = results["query"]
+        lines += _head("query (warm, one process)", "p50 ms", "p95 ms")
+        for name in ("retrieve", "ask"):
+            lines.append(_row(f"{name}()", _f(query[name]["p50_ms"]), _f(query[name]["p95_ms"])))
+        lines += [
+            "",
+            f"{query['questions']} questions, k={query['k']}; hit@k {_f(query.get('hit_at_k'), 3)}; "
+            f"cold start to first answer {_f(query['cold_start_s'])} s "
+            f"(median of {len(query['samples_s'])}); "
+            f"peak RSS {_f(query['peak_rss_mb'], 0)} MB",
+        ]
+    peers = [(name, results[name]) for name in ("langchain", "llamaindex") if name in results]
+    if peers:
+        ours = results.get("ingest", {}).get("squad", {})
+        lines += _head("system", "chunks", "build s", "query p50 ms", "query p95 ms", "hit@k", "peak RSS MB",
+                       "build speedup", "query speedup")  # fmt: skip
+        lines.append(_row("rag", f"{_f(ours.get('chunks'))} (+{_f(ours.get('sentences'))} sentences)",
+                          _f(ours.get("build_s")), _f(results.get("retrieve_p50_ms")),
+                          _f(results.get("retrieve_p95_ms")),
+                          _f(results.get("query", {}).get("hit_at_k"), 3),
+                          _f(results.get("peak_rss_mb"), 0), 1, 1))  # fmt: skip
+        for name, row in peers:
+            if "skipped" in row:
+                lines.append(_row(name, f"skipped: {row['skipped']}"))
+                continue
+            lines.append(_row(name, _f(row["chunks"]), _f(row["build_s"]), _f(row["query"]["p50_ms"]),
+                              _f(row["query"]["p95_ms"]), _f(row.get("hit_at_k"), 3),
+                              _f(row["peak_rss_mb"], 0),
+                              _f(row.get("build_speedup")), _f(row.get("query_speedup"))))  # fmt: skip
+    for size, point in results.get("scale", {}).items():
+        title = f"{int(size):,} synthetic vectors (rag picks {point['rag_picks']})"
+        lines += _head(title, "build s", "p50 ms", "p95 ms", "cold p50 ms", "recall@10", "RAM MB",
+                       "of which heap MB", "file MB")  # fmt: skip
+        for kind, row in point["types"].items():
+            if "skipped" in row:
+                lines.append(_row(kind, f"skipped: {row['skipped']}"))
+                continue
+            lines.append(_row(kind, _f(row["build_s"]), _f(row["p50_ms"], 3), _f(row["p95_ms"], 3),
+                              _f(row.get("cold_p50_ms"), 3), _f(row["recall_at_10"], 3),
+                              _f(row["ram_mb"], 0),
+                              _f(row["heap_mb"], 0), _f(row["file_mb"], 0)))  # fmt: skip
+    return "\n".join(lines)

@@ -1,0 +1,177 @@
+"""`make bench`: run every benchmark, print one table, write ``bench/results.json``.
+
+Each benchmark runs in its own child process (its RSS and threads are its own); the peers
+need the ``bench`` extra, which ``make bench`` installs into ``.venv-bench``. With
+``--tiny`` everything runs on a few documents and a few thousand synthetic vectors, so the
+code is exercised in seconds (``tests/test_bench.py``); those figures mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.common import RESULTS, SEEDS, SQUAD, run_child, versions
+from bench.query import load_questions, measure_cold_start
+from bench.report import table
+
+FULL = {"questions": 500, "scale": [100_000, 1_000_000], "seed_repeats": 2, "cold_repeats": 3, "limit": None}
+TINY = {"questions": 8, "scale": [3_000], "seed_repeats": 1, "cold_repeats": 1, "limit": 2}
+
+
+def peers_available() -> bool:
+    return all(importlib.util.find_spec(m) for m in ("langchain_community", "llama_index.core"))
+
+
+def run(out: Path, *, tiny: bool = False, skip: Sequence[str] = ()) -> dict:
+    """Run the benchmarks and write ``out``; ``skip`` names stages to leave out."""
+    plan = TINY if tiny else FULL
+    results: dict = {"machine": machine(), "tiny": tiny, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
+        index_dir = Path(scratch) / "index"
+        have_squad = (SQUAD / "corpus.jsonl").is_file()
+        limit = ["--limit", str(plan["limit"])] if plan["limit"] else []
+        if "ingest" not in skip:
+            results["ingest"] = {
+                "seeds": run_child(
+                    "bench.ingest",
+                    [
+                        "--paths",
+                        str(SEEDS),
+                        "--repeats",
+                        str(plan["seed_repeats"]),
+                        "--label",
+                        "seeds",
+                        *limit,
+                        *([] if have_squad else ["--keep", str(index_dir)]),
+                    ],
+                )
+            }
+            if have_squad:
+                results["ingest"]["squad"] = run_child(
+                    "bench.ingest",
+                    [
+                        "--jsonl",
+                        str(SQUAD / "corpus.jsonl"),
+                        "--label",
+                        "squad-dev",
+                        "--keep",
+                        str(index_dir),
+                        *limit,
+                    ],
+                )
+                results["ingest_overhead"] = results["ingest"]["squad"]["overhead"]
+        if "query" not in skip and index_dir.exists():
+            questions = SQUAD / "qa.jsonl" if have_squad else _seed_questions(Path(scratch))
+            results.update(_query(index_dir, questions, plan))
+        if "peers" not in skip and have_squad:
+            results.update(_peers(results, plan))
+        if "scale" not in skip:
+            results["scale"] = run_child("bench.scale", ["--sizes", *map(str, plan["scale"])])
+    results["total_s"] = round(time.perf_counter() - started, 1)
+    results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    return results
+
+
+def _query(index_dir: Path, questions: Path, plan: dict) -> dict:
+    warm = run_child(
+        "bench.query",
+        ["--index", str(index_dir), "--questions", str(questions), "-n", str(plan["questions"])],
+    )
+    first = load_questions(questions, 1)[0]["question"]
+    cold = measure_cold_start(index_dir, first, repeats=plan["cold_repeats"])
+    return {
+        "query": {**warm, **cold},
+        "retrieve_p50_ms": warm["retrieve"]["p50_ms"],
+        "retrieve_p95_ms": warm["retrieve"]["p95_ms"],
+        "ask_p50_ms": warm["ask"]["p50_ms"],
+        "ask_p95_ms": warm["ask"]["p95_ms"],
+        "cold_start_s": cold["cold_start_s"],
+        "peak_rss_mb": warm["peak_rss_mb"],
+    }
+
+
+def _peers(results: dict, plan: dict) -> dict:
+    """Each peer over the same corpus and questions, with ratios peer time / ours."""
+    if not peers_available():
+        return {
+            name: {"skipped": "peers not installed: run `make bench` (it builds .venv-bench)"}
+            for name in ("langchain", "llamaindex")
+        }
+    ours_build = results.get("ingest", {}).get("squad", {}).get("build_s")
+    ours_query = results.get("retrieve_p50_ms")
+    limit = ["--limit-docs", str(plan["limit"])] if plan["limit"] else []
+    found = {}
+    for name in ("langchain", "llamaindex"):
+        peer = run_child(
+            "bench.peers",
+            [
+                name,
+                "--corpus",
+                str(SQUAD / "corpus.jsonl"),
+                "--questions",
+                str(SQUAD / "qa.jsonl"),
+                "-n",
+                str(plan["questions"]),
+                *limit,
+            ],
+        )
+        if ours_query:
+            peer["query_speedup"] = round(peer["query"]["p50_ms"] / ours_query, 2)
+        if ours_build:
+            peer["build_speedup"] = round(peer["build_s"] / ours_build, 2)
+        found[name] = peer
+    return found
+
+
+def _seed_questions(folder: Path) -> Path:
+    """eval/qa.jsonl rows as {question} for the query benchmark when SQuAD is absent."""
+    from bench.common import ROOT, read_jsonl
+
+    path = folder / "seed-questions.jsonl"
+    rows = read_jsonl(ROOT / "eval" / "qa.jsonl")
+    path.write_text(
+        "".join(json.dumps({"question": r["question"], "source": r.get("source")}) + "\n" for r in rows),
+        encoding="utf-8",
+    )
+    return path
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        "gpu": False,
+        "versions": versions("torch", "sentence-transformers", "transformers", "faiss-cpu", "bm25s", "numpy"),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--tiny", action="store_true", help="a few documents and vectors: checks the code only"
+    )
+    parser.add_argument("--skip", nargs="*", default=[], choices=["ingest", "query", "peers", "scale"])
+    args = parser.parse_args(argv)
+    results = run(args.out, tiny=args.tiny, skip=args.skip)
+    print(table(results))
+    print(f"\nwritten to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""The benchmark code, run on tiny inputs so it cannot rot. No timing is asserted here.
+
+Our side runs in this (the product's) venv. The peers are never installed here: their code
+runs through ``.venv-bench/bin/python``, which ``make test`` creates (``make bench-install``);
+without it that test is skipped, not failed.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.common import ROOT, SQUAD, percentile, read_jsonl, run_child, spread
+
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+needs_squad = pytest.mark.skipif(
+    not (SQUAD / "corpus.jsonl").is_file(), reason="../shared/benchmarks is absent"
+)
+
+
+def test_percentile_and_spread():
+    assert percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.5 == float(np.percentile([1, 2, 3, 4], 50))
+    assert percentile([5.0], 95) == 5.0
+    rows = [{"i": i} for i in range(10)]
+    assert [r["i"] for r in spread(rows, 5)] == [0, 2, 4, 6, 8]
+    assert spread(rows, 50) == rows
+
+
+def test_synthetic_vectors_are_normalised_and_clustered():
+    from bench.scale import clustered_vectors, exact_neighbours, queries_like
+
+    data = clustered_vectors(2000)
+    assert data.dtype == np.float32 and np.allclose(np.linalg.norm(data, axis=1), 1, atol=1e-5)
+    queries = queries_like(data, 20)
+    nearest = exact_neighbours(data, queries)[:, 0]
+    best = np.einsum("ij,ij->i", data[nearest], queries)
+    typical = float(np.median(data[:200] @ data[200:400].T))
+    assert best.min() > typical + 0.3  # neighbours are much nearer than random pairs: not noise
+
+
+def test_tiny_benchmark_run_writes_every_figure(tmp_path):
+    from bench.report import table
+    from bench.run import run
+
+    results = run(tmp_path / "results.json", tiny=True, skip=("peers",))
+    assert json.loads((tmp_path / "results.json").read_text()) == results
+    for key in ("retrieve_p50_ms", "ask_p50_ms", "ask_p95_ms", "cold_start_s"):
+        assert results[key] > 0
+    if (SQUAD / "corpus.jsonl").is_file():
+        assert results["ingest_overhead"] > 0
+    for row in results["ingest"].values():
+        assert row["build_s"] > 0 and row["raw_encode_s"] > 0 and row["chunks"] > 0
+        assert row["overhead_same_run"] >= 1  # the build includes its own encoder time
+    point = results["scale"]["3000"]
+    assert point["rag_picks"] == "flat"
+    for kind in ("flat", "hnsw", "ivfpq"):
+        assert {"p50_ms", "recall_at_10", "ram_mb", "build_s"} <= set(point["types"][kind])
+    assert point["types"]["flat"]["recall_at_10"] == 1.0
+    assert "retrieve()" in table(results) and "ivfpq" in table(results)
+
+
+def _tiny_corpus(folder: Path, seeds_dir: Path) -> tuple[Path, Path]:
+    """Two seed files as a {id, title, text} corpus, with their eval questions."""
+    files = sorted(seeds_dir.iterdir())[:2]
+    corpus = folder / "corpus.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": f.name, "title": "", "text": f.read_text(encoding="utf-8")}) + "\n"
+            for f in files
+        ),
+        encoding="utf-8",
+    )
+    names = {f.name for f in files}
+    rows = [
+        r for r in read_jsonl(ROOT / "eval" / "qa.jsonl") if r.get("source") in names and r.get("answers")
+    ]
+    questions = folder / "qa.jsonl"
+    questions.write_text(
+        "".join(
+            json.dumps({"question": r["question"], "evidence_ids": [r["source"]]}) + "\n" for r in rows[:4]
+        ),
+        encoding="utf-8",
+    )
+    return corpus, questions
+
+
+@pytest.mark.skipif(not BENCH_PYTHON.exists(), reason="no .venv-bench: `make bench-install` creates it")
+@pytest.mark.parametrize("peer", ["langchain", "llamaindex"])
+def test_peer_benchmark_runs_in_the_bench_venv(peer, tmp_path, seeds_dir):
+    corpus, questions = _tiny_corpus(tmp_path, seeds_dir)
+    result = run_child(
+        "bench.peers",
+        [peer, "--corpus", str(corpus), "--questions", str(questions), "-n", "4"],
+        python=str(BENCH_PYTHON),
+        timeout=900,
+    )
+    assert result["peer"] == peer and result["chunks"] > 0 and result["build_s"] > 0
+    assert result["query"]["p50_ms"] > 0 and result["query"]["n"] == 4
+    assert result["hit_at_k"] is not None
+    assert result["versions"]["torch"].startswith("2.13.0")  # the peers did not swap torch
+
+
+@needs_squad
+@pytest.mark.benchmark
+def test_ingest_texts_match_what_rag_embeds(tmp_path):
+    """The raw-encoder baseline encodes exactly the texts a build embeds, no more, no fewer."""
+    from bench.ingest import embedded_texts
+    from rag.index import load_index
+    from rag.indexing import build_index
+    from rag.loading import load_jsonl
+
+    build_index(load_jsonl(SQUAD / "corpus.jsonl")[:3], tmp_path / "index")
+    chunks, sentences = embedded_texts(tmp_path / "index")
+    index = load_index(tmp_path / "index")
+    assert len(chunks) == index.size and len(sentences) == len(index.sentence_vectors)
