@@ -127,6 +127,7 @@ def _peers(results: dict, plan: dict) -> dict:
                 *limit,
             ],
         )
+        peer["rag_build_s"], peer["rag_query_p50_ms"] = ours_build, ours_query  # what the ratios divide by
         if ours_query:
             peer["query_speedup"] = round(peer["query"]["p50_ms"] / ours_query, 2)
         if ours_build:
