@@ -195,18 +195,7 @@ class ExtractiveAnswerer:
         return Answer(retrieval.question, text, citations, abstained=False, confidence=confidence, sentences=sentences)
 
     def _citation(self, candidate: Candidate, score: float) -> Citation:
-        chunk = self.index.chunks[candidate.position]
-        sentence = chunk.sentences[candidate.index_in_chunk]
-        return Citation(
-            source=chunk.source,
-            title=chunk.title,
-            text=chunk.text,
-            start=chunk.start,
-            end=chunk.end,
-            score=round(score, 4),
-            sentence_start=sentence.start - chunk.start,
-            sentence_end=sentence.end - chunk.start,
-        )
+        return Citation.of(self.index.chunks[candidate.position], candidate.index_in_chunk, score)
 
 
 def _one_per_passage(ranked: list[tuple[float, Candidate]]) -> list[tuple[float, Candidate]]:

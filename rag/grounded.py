@@ -147,18 +147,7 @@ class GroundedAnswerer:
         )
 
     def _citation(self, verdict: Support) -> Citation:
-        chunk = self.index.chunks[verdict.position]  # type: ignore[index]
-        sentence = chunk.sentences[verdict.sentence]  # type: ignore[index]
-        return Citation(
-            source=chunk.source,
-            title=chunk.title,
-            text=chunk.text,
-            start=chunk.start,
-            end=chunk.end,
-            score=round(verdict.score, 4),
-            sentence_start=sentence.start - chunk.start,
-            sentence_end=sentence.end - chunk.start,
-        )
+        return Citation.of(self.index.chunks[verdict.position], verdict.sentence, verdict.score)  # type: ignore[index,arg-type]
 
 
 def _fallback(extractive: Answer, name: str, reason: str) -> Answer:

@@ -107,6 +107,21 @@ class Citation:
         """The supporting sentence, exactly as it stands in the source file."""
         return self.text[self.sentence_start : self.sentence_end]
 
+    @classmethod
+    def of(cls, chunk: Chunk, sentence_index: int, score: float) -> Citation:
+        """Cite ``chunk`` as the passage, its sentence ``sentence_index`` as the support."""
+        sentence = chunk.sentences[sentence_index]
+        return cls(
+            source=chunk.source,
+            title=chunk.title,
+            text=chunk.text,
+            start=chunk.start,
+            end=chunk.end,
+            score=round(score, 4),
+            sentence_start=sentence.start - chunk.start,
+            sentence_end=sentence.end - chunk.start,
+        )
+
 
 @dataclass(frozen=True)
 class AnswerSentence:
