@@ -20,7 +20,6 @@ import argparse
 import itertools
 import random
 from dataclasses import replace
-from pathlib import Path
 
 from rag.answering import AnswerSettings, ExtractiveAnswerer
 from rag.config import PROJECT_ROOT, default_corpus, default_index

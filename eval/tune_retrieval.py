@@ -22,7 +22,7 @@ from rag.index import load_index
 from rag.indexing import build_index
 from rag.loading import load_jsonl
 from rag.reranking import RERANK_FEATURES, RerankSettings
-from rag.retrieval import Retriever, RetrieverSettings
+from rag.retrieval import Retriever
 
 
 def figures(retriever: Retriever, cached: list, mode: str) -> dict[str, float]:

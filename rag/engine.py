@@ -14,7 +14,7 @@ from rag.embedders import Embedder, get_embedder
 from rag.errors import EmbedderMismatchError, QuestionError
 from rag.index import Index, load_index
 from rag.records import Answer, Passage
-from rag.retrieval import Retrieval, Retriever, RetrieverSettings, to_passages
+from rag.retrieval import Retrieval, Retriever, RetrieverSettings
 
 if TYPE_CHECKING:
     from rag.generators.base import Generator

@@ -144,9 +144,6 @@ def run(engine: Engine, examples: list[Example], k: int = 5, depth: int = 20, co
 class Report:
     figures: dict[str, float] = field(default_factory=dict)
 
-    def line(self) -> str:
-        return "  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in self.figures.items())
-
 
 def retrieval_figures(examples: list[Example], rankings: list[list[Passage]]) -> dict[str, float]:
     """Hit@1/5/20 and MRR@10 of the first gold passage; with several gold documents per

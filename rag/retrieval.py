@@ -208,7 +208,3 @@ def to_passages(index: Index, hits: list[Hit]) -> list[Passage]:
         start, end, text = merged_span(index, hit)
         passages.append(Passage(chunk.source, chunk.title, text, start, end, hit.score, rank, chunk.id))
     return passages
-
-
-def with_mode(settings: RetrieverSettings, mode: Mode) -> RetrieverSettings:
-    return replace(settings, mode=mode)

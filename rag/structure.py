@@ -150,7 +150,3 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
 
 def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
-
-
-def document_sentences(sections: list[Section]) -> list[Sentence]:
-    return [s for section in sections for s in section.sentences]

@@ -52,15 +52,6 @@ def test_an_unknown_generator_lists_the_known_ones(engine):
         engine.ask("Who is the Commission spokesperson?", generator="gpt-17")
 
 
-def test_generator_modules_stay_light():
-    code = (
-        "import sys, rag, rag.generators; rag.generators.names(); "
-        "print(','.join(m for m in ('llama_cpp', 'numpy', 'torch', 'httpx') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
-
-
 def test_a_missing_model_file_says_how_to_fix(tmp_path):
     with pytest.raises(GeneratorError, match="--model PATH"):
         get_generator("llama-cpp", GeneratorSettings(model=str(tmp_path / "none.gguf")))

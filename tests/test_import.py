@@ -1,13 +1,20 @@
 import subprocess
 import sys
 
+import pytest
 
-def test_import_rag_stays_light():
-    """`import rag` must not load torch, FAISS, Gradio or sentence-transformers."""
-    code = (
-        "import sys, rag; heavy = [m for m in ('torch', 'faiss', 'gradio', 'sentence_transformers', 'numpy')"
-        " if m in sys.modules]; print(','.join(heavy))"
-    )
+
+@pytest.mark.parametrize(
+    ("statement", "heavy"),
+    [
+        # `import rag` must not load torch, FAISS, Gradio, sentence-transformers or numpy.
+        ("import rag", ("torch", "faiss", "gradio", "sentence_transformers", "numpy")),
+        # Listing the generator backends must not load any of them.
+        ("import rag.generators; rag.generators.names()", ("llama_cpp", "numpy", "torch", "httpx")),
+    ],
+)
+def test_imports_stay_light(statement, heavy):
+    code = f"import sys; {statement}; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
