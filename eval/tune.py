@@ -61,7 +61,7 @@ def choose_threshold(positive: list[float], negative: list[float], max_false: fl
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--squad", type=int, default=600, help="questions sampled from SQuAD's dev half")
-    parser.add_argument("--max-false", type=float, default=0.05)
+    parser.add_argument("--max-false", type=float, default=0.03)
     parser.add_argument("--calibrate-on", choices=["dev", "all"], default="all")
     args = parser.parse_args()
 

@@ -37,7 +37,13 @@ def test_every_answer_sentence_carries_its_marker(engine):
 
 @pytest.mark.parametrize(
     "question",
-    ["What is the population of Estonia?", "How tall is the Eiffel Tower?", "Which country won the 2022 FIFA World Cup?"],
+    [
+        "What is the population of Estonia?",
+        "How tall is the Eiffel Tower?",
+        "Which country won the 2022 FIFA World Cup?",
+        # Mistral is all over the corpus, but no sentence names anyone as its CEO.
+        "Who is the CEO of Mistral AI?",
+    ],
 )
 def test_unanswerable_questions_abstain(engine, question):
     answer = engine.ask(question)
@@ -58,6 +64,22 @@ def test_answerable_questions_answer(engine, question, answer_text, source):
     answer = engine.ask(question)
     assert not answer.abstained
     assert re.search(answer_text, answer.text)
+    assert answer.citations[0].source == source
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_text", "source"),
+    [
+        ("Who wrote the News.Az piece on the EU's AI model talks?", "By Aysel Mammadzada", "001_e7367d59c646826d.txt"),
+        ("Who is the author of the Brief IA article on OpenAI and Anthropic?", "Tom Levy", "000_01f05ed4881d1083.txt"),
+        ("When did OpenAI publish its post on the EU Code of Practice?", "11 July 2025", "004_1b3da3c838341435.txt"),
+    ],
+)
+def test_who_wrote_and_when_published_are_answered_by_byline_and_dateline(engine, question, answer_text, source):
+    """Bylines and datelines share no words with such questions; the answer type finds them."""
+    answer = engine.ask(question)
+    assert not answer.abstained
+    assert answer_text in answer.sentences[0].text
     assert answer.citations[0].source == source
 
 

@@ -59,6 +59,31 @@ def test_jsonl_corpus_cites_corpus_ids(tmp_path):
     assert answer.citations[0].source == "doc-river"
 
 
+def test_the_reranker_rewards_the_questions_phrases(tmp_path, embedder):
+    """Same words, but only one chunk holds them as the question's phrases."""
+    from rag.engine import Engine
+    from rag.index import load_index
+    from rag.indexing import build_index
+    from rag.loading import load_jsonl
+    from rag.reranking import RERANK_FEATURES
+
+    rows = [
+        {"id": "apart", "title": "Notes", "text": "The period of study was long. Incubation of samples took a week."},
+        {"id": "phrase", "title": "Notes", "text": "The incubation period of the virus was a week in this study."},
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    build_index(load_jsonl(corpus), tmp_path / "idx", embedder=embedder)
+    engine = Engine.open(load_index(tmp_path / "idx"), embedder)
+    candidates = engine.retriever.candidates("What is the incubation period of the virus?")
+    hits = engine.retriever.rank(candidates, "hybrid")
+    features = dict(zip((engine.index.chunks[h.position].source for h in hits), engine.retriever.reranker.features(candidates, hits)))
+    phrase, phrase3 = RERANK_FEATURES.index("phrase"), RERANK_FEATURES.index("phrase3")
+    assert features["phrase"][phrase] == 1.0 and features["apart"][phrase] == 0.0  # "incubation period", "period virus"
+    assert features["phrase"][phrase3] == 1.0 and features["apart"][phrase3] == 0.0
+    assert engine.index.chunks[engine.retriever.rank(candidates)[0].position].source == "phrase"
+
+
 @pytest.mark.benchmark
 @pytest.mark.skipif(not (SHARED_BENCHMARKS / "squad-dev").is_dir(), reason="../shared/benchmarks is absent")
 def test_squad_slice_retrieval_quality(tmp_path, embedder):
