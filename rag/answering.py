@@ -46,7 +46,7 @@ FEATURES = ("cosine", "focus", "context", "passage", "kind", "length")
 
 
 def _default_weights() -> dict[str, float]:
-    return {"cosine": 0.2, "focus": 0.15, "context": 0.1, "passage": 0.2, "kind": 0.2, "length": 0.05}
+    return {"cosine": 0.2, "focus": 0.15, "context": 0.2, "passage": 0.2, "kind": 0.2, "length": 0.05}
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class AnswerSettings:
     confidence_support: float = 0.75
     # Abstain below this confidence. Calibrated by eval/tune.py on eval/qa.jsonl: abstains on
     # the most unanswerable questions while false abstention stays at or under 3 %.
-    threshold: float = 1.4275
+    threshold: float = 1.4269
     max_sentences: int = 2
     second_sentence_ratio: float = 0.85  # a second sentence must score this close to the best
 

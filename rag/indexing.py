@@ -15,7 +15,7 @@ from rag.chunking import ChunkerSettings, chunk_sections, embedding_text
 from rag.embedders import Embedder, get_embedder
 from rag.errors import CorpusError, RagError
 from rag.index import BM25, CHUNK_VECTORS, CHUNKS, FAISS, SENTENCE_VECTORS, Index, load_index
-from rag.lexical import tokenize
+from rag.lexical import TOKENIZER_VERSION, tokenize
 from rag.loading import SourceDocument
 from rag.records import Chunk
 from rag.store import Manifest, build_lock, write_generation
@@ -41,12 +41,18 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     seconds: float = 0.0
+    retokenized: bool = False  # nothing changed but the tokenizer: BM25 rebuilt, no embedding
 
     @property
     def up_to_date(self) -> bool:
         return not (self.added or self.changed or self.removed)
 
     def summary(self) -> str:
+        if self.up_to_date and self.retokenized:
+            return (
+                f"Index {self.index_dir} re-tokenized for this version's word matching (no embedding): "
+                f"{self.chunks} chunks from {self.files} files in {self.seconds:.1f} s."
+            )
         if self.up_to_date:
             return f"Index {self.index_dir} is up to date: {self.chunks} chunks from {self.files} files."
         return (
@@ -120,8 +126,11 @@ def build_index(
             else:
                 report.added.append(document.source)
         if previous is not None and report.up_to_date and reusable is not None:
-            report.chunks = previous.size
-            return report
+            if previous.manifest.tokenizer == TOKENIZER_VERSION:
+                report.chunks = previous.size
+                return report
+            # Only the words changed: BM25 is rebuilt, every vector is reused.
+            report.retokenized = True
         _assemble_and_write(plan, reusable, kept, embedder, settings, index_dir, report, progress)
     report.seconds = time.perf_counter() - started
     return report
@@ -227,6 +236,7 @@ def _assemble_and_write(
         chunks=len(chunks),
         sentences=len(sentence_texts),
         faiss_type=faiss_type,
+        tokenizer=TOKENIZER_VERSION,
     )
     write_generation(index_dir, manifest, write_files)
     report.chunks = len(chunks)

@@ -42,8 +42,20 @@ _ROLE_ACRONYM = {"executive": "ceo", "financial": "cfo", "technology": "cto", "o
                  "marketing": "cmo", "product": "cpo", "information": "cio"}
 
 
+# Words glued together when a page was flattened to text: a list number and its first word
+# ("2Anthropic still refuses…"), or a link's text and the word before it ("theMax Planck
+# Society", "likeScience Po"). Split for matching only; the text itself is never changed.
+_GLUED = re.compile(
+    r"(?<![\w.,])(\d{1,2}|the|a|an|of|in|on|at|to|for|and|or|like|our|with|by|from|as|its|their)(?=[A-Z][a-z])"
+)
+# Bumped whenever tokenize() changes: an index records it, and a build with another version
+# re-indexes the words (BM25) while keeping every vector.
+TOKENIZER_VERSION = 2
+
+
 def tokenize(text: str) -> list[str]:
     """Stemmed content words of ``text``, in order, repeats kept."""
+    text = _GLUED.sub(r"\1 ", text)
     text = _ROLES.sub(lambda m: _ROLE_ACRONYM[m.group(1).lower()] + " ", text)
     words = (w.lower().replace("’", "'") for w in _TOKEN.findall(text))
     return [_stem(w) for w in words if w not in STOPWORDS]

@@ -48,6 +48,7 @@ class Manifest:
     chunks: int
     sentences: int
     faiss_type: str = "flat"
+    tokenizer: int = 1  # rag.lexical.TOKENIZER_VERSION of its BM25 words (1: before it was recorded)
     format_version: int = FORMAT_VERSION
     created: float = field(default_factory=time.time)
     sizes: dict[str, int] = field(default_factory=dict)  # file name -> bytes, to spot truncation

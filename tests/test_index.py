@@ -59,6 +59,26 @@ def test_only_changed_files_are_reembedded(seed_index_copy, corpus_copy, embedde
     assert answer.citations[0].source == "new.md" and "2,000" in answer.text
 
 
+def test_a_new_tokenizer_rebuilds_bm25_without_embedding(seed_index_copy, seeds_dir, embedder, monkeypatch):
+    from rag.lexical import TOKENIZER_VERSION
+
+    before = load_index(seed_index_copy)
+    manifest_file = live_generation(seed_index_copy) / MANIFEST
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    manifest_file.write_text(json.dumps({**manifest, "tokenizer": 1}), encoding="utf-8")  # an older build
+    monkeypatch.setattr(embedder, "encode", lambda texts, **kw: pytest.fail("nothing may be re-embedded"))
+
+    report = build_index(load_paths([seeds_dir]), seed_index_copy, embedder=embedder)
+
+    assert report.up_to_date and report.retokenized and "re-tokenized" in report.summary()
+    after = load_index(seed_index_copy)
+    assert after.manifest.tokenizer == TOKENIZER_VERSION
+    assert np.array_equal(np.asarray(before.chunk_vectors), np.asarray(after.chunk_vectors))
+    # "2Anthropic still refuses…" in the seeds' key takeaways: the glued list number is split off.
+    assert "2anthrop" not in after.doc_freq and after.bm25.vocab_dict.get("anthrop") is not None
+    assert build_index(load_paths([seeds_dir]), seed_index_copy, embedder=embedder).retokenized is False
+
+
 def test_other_chunker_settings_rebuild_everything(seed_index_copy, seeds_dir, embedder):
     settings = ChunkerSettings(max_tokens=96, overlap_tokens=16)
     report = build_index(load_paths([seeds_dir]), seed_index_copy, embedder=embedder, settings=settings)

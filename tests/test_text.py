@@ -49,3 +49,18 @@ def test_content_is_not_boilerplate():
 
 def test_repeat_key_ignores_case_and_punctuation():
     assert repeat_key("Hello, World!") == repeat_key("hello world")
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("2Anthropic still refuses", ["2", "anthrop", "still", "refus"]),  # a list number glued on
+        ("theMax Planck Society", ["max", "planck", "societi"]),  # link text glued to "the"
+        ("COVID-19, 5G and 128GB", ["covid-19", "5g", "128gb"]),  # real tokens stay whole
+        ("OpenAI and iPhone", ["openai", "iphon"]),
+    ],
+)
+def test_glued_words_are_split_for_matching(text, terms):
+    from rag.lexical import tokenize
+
+    assert tokenize(text) == terms
