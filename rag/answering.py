@@ -184,18 +184,22 @@ class ExtractiveAnswerer:
         keep = [i for i, c in enumerate(candidates) if c.hit_rank < k]
         candidates, matrix = [candidates[i] for i in keep], matrix[keep]
         ranked = self._rank(candidates, matrix)
+        max_sentences = self.settings.max_sentences
         if expected_type(retrieval.question) in METADATA_TYPES:
             # The byline or dateline answers "who wrote it" / "when was it published" however
-            # few words it shares with the question: it goes first when one was retrieved.
+            # few words it shares with the question: it goes first when one was retrieved,
+            # and alone (any sentence of the text would outscore it as a "second" sentence).
             kind = matrix[:, FEATURES.index("kind")]
             order = {id(c): i for i, c in enumerate(candidates)}
             ranked.sort(key=lambda r: kind[order[id(r[1])]] < 1.0)
+            if ranked and kind[order[id(ranked[0][1])]] == 1.0:
+                max_sentences = 1
         if not ranked or (abstain and confidence < self.settings.threshold):
             closest = [self._citation(c, s) for s, c in _one_per_passage(ranked)[:3]]
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=confidence)
         best_score = ranked[0][0]
         chosen = [ranked[0]] + [
-            r for r in ranked[1 : self.settings.max_sentences]
+            r for r in ranked[1:max_sentences]
             if r[0] >= self.settings.second_sentence_ratio * best_score
         ]
         citations = [self._citation(candidate, score) for score, candidate in chosen]
