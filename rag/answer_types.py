@@ -171,14 +171,14 @@ def offers(answer_type: AnswerType, sentence: str, question: str) -> float:
     """1.0 when ``sentence`` holds something new of the asked-for kind, else 0.0 (0.5: open)."""
     if answer_type is AnswerType.OPEN:
         return 0.5
-    # A piece's author or date is its byline or dateline; a name or date in the text is
-    # weaker evidence ("Who wrote the memo?" may be about the story, not the page).
     if answer_type is AnswerType.MONEY:
         # A count of users is no price: without a currency, a number is weak evidence.
         return 1.0 if _MONEY.search(sentence) else 0.5 * offers(AnswerType.NUMBER, sentence, question)
     if answer_type is AnswerType.NAME and (role := _ROLE_Q.search(question.strip())):
         if not set(tokenize(role.group("role"))) <= set(tokenize(sentence)):
             return 0.0
+    # A piece's author or date is its byline or dateline; a name or date in the text is
+    # weaker evidence ("Who wrote the memo?" may be about the story, not the page).
     if answer_type is AnswerType.AUTHOR:
         return 1.0 if is_byline(sentence) else 0.5 * offers(AnswerType.NAME, sentence, question)
     if answer_type is AnswerType.PUBLISHED:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,25 @@ CHUNK_VECTORS = "chunk_vectors.npy"
 SENTENCE_VECTORS = "sentence_vectors.npy"
 FAISS = "faiss.index"
 BM25 = "bm25"
+
+
+class ChunkTerms:
+    """The stemmed words of a chunk, of each of its sentences and of its title.
+
+    Computed on first use and kept (a few thousand chunks at most, the popular ones): both
+    the reranker and the answerer read them at query time, and stemming is the cost.
+    """
+
+    def __init__(self, chunks: list[Chunk]):
+        from functools import lru_cache
+
+        from rag.lexical import tokenize
+
+        self.text = lru_cache(maxsize=8192)(lambda position: tuple(tokenize(chunks[position].text)))
+        self.sentences = lru_cache(maxsize=8192)(
+            lambda position: tuple(frozenset(tokenize(s.text)) for s in chunks[position].sentences)
+        )
+        self.title = lru_cache(maxsize=8192)(lambda position: frozenset(tokenize(chunks[position].title)))
 
 
 @dataclass
@@ -38,6 +58,10 @@ class Index:
     @property
     def size(self) -> int:
         return len(self.chunks)
+
+    @cached_property
+    def terms(self) -> ChunkTerms:
+        return ChunkTerms(self.chunks)
 
 
 def load_index(index_dir: Path | str) -> Index:

@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from rag.index import Index
-from rag.lexical import tokenize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,15 +64,6 @@ class Reranker:
         self.index = index
         self.settings = settings or RerankSettings()
         self._n = max(index.size, 1)
-        self._title_terms = lru_cache(maxsize=65536)(lambda title: frozenset(tokenize(title)))
-        # Chunk words are stemmed at query time (about 1 ms for 30 chunks); popular chunks
-        # come back often enough for a cache to pay.
-        self._chunk_terms = lru_cache(maxsize=8192)(
-            lambda position: tuple(tokenize(index.chunks[position].text))
-        )
-        self._sentence_terms = lru_cache(maxsize=8192)(
-            lambda position: tuple(frozenset(tokenize(s.text)) for s in index.chunks[position].sentences)
-        )
 
     def _chunks_with(self, term: str, positions: np.ndarray) -> np.ndarray:
         """Which of ``positions`` contain ``term``: read off BM25's term-document matrix,
@@ -109,15 +98,16 @@ class Reranker:
             sentence_rows = self.index.sentence_rows[hit.position]
             vectors = self.index.sentence_vectors[sentence_rows]
             sentence = float((vectors @ candidates.vector).max()) if sentence_rows else 0.0
-            title = self._title_terms(self.index.chunks[hit.position].title)
+            terms = self.index.terms
+            title = terms.title(hit.position)
             rows.append([
                 hit.score / best,
                 sentence,
                 float(covered),
                 sum(w for t, w in weights.items() if t in title) / total,
-                _share(pairs, self._chunk_terms(hit.position), 2),
-                _share(triples, self._chunk_terms(hit.position), 3),
-                max((_weight_in(weights, terms) for terms in self._sentence_terms(hit.position)), default=0.0)
+                _share(pairs, terms.text(hit.position), 2),
+                _share(triples, terms.text(hit.position), 3),
+                max((_weight_in(weights, words) for words in terms.sentences(hit.position)), default=0.0)
                 / total,
                 hit.lexical,
             ])
