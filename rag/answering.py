@@ -191,9 +191,9 @@ class ExtractiveAnswerer:
             # few words it shares with the question: it goes first when one was retrieved,
             # and alone (any sentence of the text would outscore it as a "second" sentence).
             kind = matrix[:, FEATURES.index("kind")]
-            order = {id(c): i for i, c in enumerate(candidates)}
-            ranked.sort(key=lambda r: kind[order[id(r[1])]] < 1.0)
-            if ranked and kind[order[id(ranked[0][1])]] == 1.0:
+            metadata = {c for c, offered in zip(candidates, kind) if offered == 1.0}
+            ranked.sort(key=lambda r: r[1] not in metadata)
+            if ranked and ranked[0][1] in metadata:
                 max_sentences = 1
         if not ranked or (abstain and confidence < self.settings.threshold):
             closest = [self._citation(c, s) for s, c in _one_per_passage(ranked)[:3]]

@@ -104,7 +104,7 @@ class Reranker:
                 hit.score / best,
                 sentence,
                 float(covered),
-                sum(w for t, w in weights.items() if t in title) / total,
+                _weight_in(weights, title) / total,
                 _share(pairs, terms.text(hit.position), 2),
                 _share(triples, terms.text(hit.position), 3),
                 max((_weight_in(weights, words) for words in terms.sentences(hit.position)), default=0.0)
