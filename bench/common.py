@@ -91,14 +91,12 @@ def peak_rss_mb() -> float:
 
 
 def read_jsonl(path: Path, limit: int | None = None) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                rows.append(json.loads(line))
-                if limit is not None and len(rows) >= limit:
-                    break
-    return rows
+    """The first ``limit`` rows of a JSONL file (all of them without a limit)."""
+    from itertools import islice
+
+    from rag.jsonl import read_jsonl as rows
+
+    return [row for _, row in islice(rows(path), limit)]
 
 
 def spread(rows: Sequence[dict], n: int) -> list[dict]:

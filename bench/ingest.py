@@ -23,8 +23,8 @@ from bench.common import model_path
 
 def embedded_texts(index_dir: Path) -> tuple[list[str], list[str]]:
     """The chunk texts and the distinct sentence texts a built index embedded, in its order."""
-    from rag.chunking import embedding_text
-    from rag.index import load_index
+    from rag.indexing.index import load_index
+    from rag.ingest.chunking import embedding_text
 
     index = load_index(index_dir)
     chunk_texts = [embedding_text(chunk.title, chunk.sentences) for chunk in index.chunks]
@@ -47,7 +47,7 @@ class TimedEmbedder:
     ratio slow down together, where two separate runs may meet different loads.
     """
 
-    def __init__(self, embedder) -> None:  # noqa: ANN001 - rag.embedders.Embedder
+    def __init__(self, embedder) -> None:  # noqa: ANN001 - rag.indexing.embedders.Embedder
         self._embedder = embedder
         self.seconds = 0.0
 
@@ -73,8 +73,8 @@ def measure(documents: list, *, label: str, repeats: int = 1, keep: Path | None 
 
     from sentence_transformers import SentenceTransformer
 
-    from rag.embedders import get_embedder
-    from rag.indexing import build_index
+    from rag.indexing.build import build_index
+    from rag.indexing.embedders import get_embedder
 
     embedder = get_embedder()
     embedder.encode(["warm up the model and its thread pool"])
@@ -127,7 +127,7 @@ def _encode_seconds(model, texts: list[str]) -> float:  # noqa: ANN001 - Sentenc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from rag.loading import load_jsonl, load_paths
+    from rag.ingest.loading import load_jsonl, load_paths
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jsonl", type=Path, help="a corpus of {id, title, text} rows")

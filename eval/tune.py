@@ -20,14 +20,18 @@ import argparse
 import itertools
 import random
 from dataclasses import replace
+from pathlib import Path
 
-from rag.answering import AnswerSettings, ExtractiveAnswerer
-from rag.config import PROJECT_ROOT, default_corpus, default_index
+from rag.answer.extractive import AnswerSettings, ExtractiveAnswerer
+from rag.config import default_corpus, default_index
 from rag.engine import Engine
-from rag.evaluation import contains_answer, load_benchmark_examples, load_seed_examples, split_examples
-from rag.index import load_index
-from rag.indexing import build_index
-from rag.loading import load_jsonl, load_paths
+from rag.evaluation.datasets import load_benchmark_examples, load_seed_examples, split_examples
+from rag.evaluation.metrics import contains_answer
+from rag.indexing.build import build_index
+from rag.indexing.index import load_index
+from rag.ingest.loading import load_jsonl, load_paths
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # this checkout
 
 SQUAD = PROJECT_ROOT.parent / "shared" / "benchmarks" / "squad-dev"
 GRID = {
@@ -69,14 +73,14 @@ def main() -> None:
     build_index(load_paths([default_corpus()]), seeds_dir)
     seeds = Engine.open(load_index(seeds_dir))
     examples = load_seed_examples(PROJECT_ROOT / "eval" / "qa.jsonl", default_corpus())
-    cached = {s: [(e, seeds.retriever.search(e.question, 20)) for e in split_examples(examples, s)] for s in ("dev", "test")}
+    cached = {s: [(e, seeds.retriever.search(e.question)) for e in split_examples(examples, s)] for s in ("dev", "test")}
     squad_cache = None
     if SQUAD.is_dir():
         squad_dir = default_index() / "datasets" / "squad-dev"
         build_index(load_jsonl(SQUAD / "corpus.jsonl"), squad_dir)
         squad = Engine.open(load_index(squad_dir), seeds.embedder)
         sample = random.Random(0).sample(split_examples(load_benchmark_examples(SQUAD), "dev"), args.squad)
-        squad_cache = (squad.index, [(e, squad.retriever.search(e.question, 20)) for e in sample])
+        squad_cache = (squad.index, [(e, squad.retriever.search(e.question)) for e in sample])
 
     base = AnswerSettings()
     ranked = []

@@ -21,15 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import PROJECT_ROOT, default_index
-from rag.embedders import get_embedder
+from rag.config import default_index
 from rag.engine import Engine
-from rag.evaluation import Example, load_benchmark_examples, split_examples
-from rag.index import load_index
-from rag.indexing import build_index
-from rag.loading import load_jsonl
-from rag.reranking import RERANK_FEATURES, RerankSettings
-from rag.retrieval import Retriever
+from rag.evaluation.datasets import Example, load_benchmark_examples, split_examples
+from rag.indexing.build import build_index
+from rag.indexing.embedders import get_embedder
+from rag.indexing.index import load_index
+from rag.ingest.loading import load_jsonl
+from rag.search.reranking import RERANK_FEATURES, RerankSettings
+from rag.search.retrieval import Retriever
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # this checkout
 
 BENCHMARKS = PROJECT_ROOT.parent / "shared" / "benchmarks"
 STEPS = (-0.2, -0.1, -0.05, 0.05, 0.1, 0.2)

@@ -1,4 +1,4 @@
-"""Measure the support threshold of rag.verification on eval/qa.jsonl.
+"""Measure the support threshold of rag.answer.verification on eval/qa.jsonl.
 
 For every answerable question the top-5 passages are put in a prompt, and the verifier
 scores sentences whose truth we know without a model:
@@ -23,12 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag.answer.generators.extractive import ExtractiveGenerator  # noqa: E402
+
+from rag.answer.grounded import GroundedAnswerer  # noqa: E402
+from rag.answer.verification import Verifier  # noqa: E402
 from rag.config import default_corpus  # noqa: E402
 from rag.engine import get_engine  # noqa: E402
-from rag.evaluation import load_seed_examples  # noqa: E402
-from rag.generators.extractive import ExtractiveGenerator  # noqa: E402
-from rag.grounded import GroundedAnswerer  # noqa: E402
-from rag.verification import Verifier  # noqa: E402
+from rag.evaluation.datasets import load_seed_examples  # noqa: E402
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
     positives: list[float] = []
     negatives: dict[str, list[float]] = {"off-passage": [], "number changed": [], "restated question": []}
     for example in examples:
-        retrieval = engine.retriever.search(example.question, 5)
+        retrieval = engine.retriever.search(example.question)
         prompt = grounded.prompt(retrieval, 5, generator)
         pairs = [pair for p in prompt.passages for pair in p.sentences]
         shown = {position for position, _ in pairs}

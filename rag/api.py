@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.engine import get_engine
-from rag.indexing import BuildReport
+from rag.indexing.build import BuildReport
 from rag.records import Answer, Passage
 
 if TYPE_CHECKING:
-    from rag.generators.base import Generator
+    from rag.answer.generators.base import Generator
 
 
 def ask(
@@ -32,7 +32,7 @@ def ask(
             ``seeds/`` or $RAG_CORPUS).
         generator: who writes the answer: "extractive" (default, verbatim sentences),
             "llama-cpp" (a local GGUF model), "openai" (an OpenAI-compatible server), or a
-            :class:`rag.generators.Generator`. Generated sentences are verified against the
+            :class:`rag.answer.generators.Generator`. Generated sentences are verified against the
             passages; unsupported ones are left out (see ``Answer.sentences`` and ``note``).
 
     Raises:
@@ -70,10 +70,10 @@ def build_index(
 
     Only new or changed documents are embedded again; the write is atomic.
     """
-    from rag import indexing
     from rag.config import default_corpus, default_index
     from rag.engine import clear_engines
-    from rag.loading import load_jsonl, load_paths
+    from rag.indexing import build as indexing
+    from rag.ingest.loading import load_jsonl, load_paths
 
     documents = load_jsonl(jsonl) if jsonl is not None else load_paths(list(paths) or [default_corpus()])
     report = indexing.build_index(documents, index if index is not None else default_index(), force=force)
@@ -84,6 +84,6 @@ def build_index(
 def load_index(index: Path | str | None = None):  # noqa: ANN201 - Index, imported lazily
     """Load an index folder (default: the default index) without touching any corpus."""
     from rag.config import default_index
-    from rag.index import load_index as _load
+    from rag.indexing.index import load_index as _load
 
     return _load(index if index is not None else default_index())

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rag.answer.generators.options import add_generator_options, generator_from
 from rag.errors import RagError
 
 
@@ -37,30 +37,6 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_generator_options(command: argparse.ArgumentParser) -> None:
-    """--generator/--model/--base-url/--max-tokens, shared by `rag ask` and `rag eval`."""
-    from rag.generators import names
-
-    command.add_argument("--generator", default="extractive", choices=names(),
-                         help="who writes the answer (default: extractive, verbatim sentences)")
-    command.add_argument("--model", help="llama-cpp: a .gguf file (default: the bundled SmolLM2 test model); "
-                         "openai: the served model name (default: the server's first)")
-    command.add_argument("--base-url", help="openai: the server's URL, e.g. http://127.0.0.1:11434/v1 (Ollama)")
-    command.add_argument("--max-tokens", type=int, help="longest generated answer, in tokens (default 128)")
-
-
-def generator_from(args: argparse.Namespace):  # noqa: ANN201 - a Generator, imported lazily
-    """The generator the options name (None for the extractive default)."""
-    if args.generator == "extractive":
-        return None
-    from rag.generators import GeneratorSettings, get_generator
-
-    settings = GeneratorSettings.from_env(
-        args.generator, model=args.model, base_url=args.base_url, max_tokens=args.max_tokens
-    )
-    return get_generator(args.generator, settings)
-
-
 def _serve(args: argparse.Namespace) -> int:
     from ui.app import launch
 
@@ -69,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from rag.evaluation_cli import run_cli
+    from rag.evaluation.cli import run_cli
 
     return run_cli(args)
 
@@ -104,7 +80,8 @@ def parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
     evaluate.add_argument("--dataset", type=Path, help="benchmark folder with corpus.jsonl and qa.jsonl")
-    evaluate.add_argument("--questions", default="qa.jsonl", help="question file inside --dataset")
+    evaluate.add_argument("--questions", help="question file: inside --dataset (default qa.jsonl), or for the "
+                          "seeds a path or a file of eval/ (default qa.jsonl; qa_blind.jsonl is the blind set)")
     evaluate.add_argument("--split", choices=["dev", "test", "all"], default=None,
                           help="first half (dev), second half (test) or all; default: all for the seeds set, test for benchmarks")
     evaluate.add_argument("--limit", type=int, help="use only the first N questions of the split")
@@ -122,15 +99,26 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    # rag's own progress lines ("Indexed 178 chunks from 5 files …") are worth seeing.
+    logging.getLogger("rag").setLevel(logging.INFO)
     try:
         return int(args.run(args))
     except RagError as error:
-        if os.environ.get("RAG_RAISE_ERRORS"):
+        if _raise_errors():
             raise
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _raise_errors() -> bool:
+    from rag.config import settings
+
+    try:
+        return settings().raise_errors
+    except RagError:  # a malformed variable must not hide the error being reported
+        return False
 
 
 if __name__ == "__main__":

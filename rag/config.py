@@ -1,35 +1,181 @@
-"""Where things live by default. Environment variables override; arguments override both."""
+"""Every ``RAG_*`` environment variable rag reads, in one place, and the default paths.
+
+Precedence: an argument (or CLI flag) beats the environment, which beats the defaults here.
+The variables are parsed and validated by pydantic-settings (a maintained settings library,
+so a malformed value is reported the same way for every variable), and read again on every
+call of :func:`settings`, so a test or a long-running process sees a changed environment.
+The README's table of variables is checked against :data:`VARIABLES` by a test.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-# The checkout this package sits in (an editable install or a source tree).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from rag.errors import ConfigError
 
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
+# The checkout this package sits in, when it is one (an editable install or a source tree):
+# there the defaults are its seeds/ and index/ folders. An installed wheel has none.
+_CHECKOUT = Path(__file__).resolve().parent.parent
 MAX_QUESTION_CHARS = 4000  # far above any real question; stops pasted documents early
+MAX_UPLOAD_MB = 20.0
+
+# Every variable, with what it sets. The README documents exactly these.
+VARIABLES: dict[str, str] = {
+    "RAG_CORPUS": "the default document folder",
+    "RAG_INDEX": "the default index folder",
+    "RAG_EMBEDDER": "the embedding model: a sentence-transformers name or local folder",
+    "RAG_USERNAME": "the UI's login name (with RAG_PASSWORD)",
+    "RAG_PASSWORD": "the UI's login password (with RAG_USERNAME)",
+    "RAG_MAX_UPLOAD_MB": "the largest upload, in megabytes (default 20)",
+    "RAG_RAISE_ERRORS": "show tracebacks instead of one-line errors in the CLI",
+    "RAG_LLAMA_MODEL": "the GGUF file for llama-cpp",
+    "RAG_OPENAI_BASE_URL": "the OpenAI-compatible server",
+    "RAG_OPENAI_MODEL": "the model name on that server",
+    "RAG_OPENAI_API_KEY": "the key sent to that server (read when a request is made)",
+    "RAG_LLM_CONTEXT": "the generative model's context window, in tokens",
+    "RAG_LLM_MAX_TOKENS": "the longest generated answer, in tokens",
+    "RAG_LLM_TIMEOUT": "seconds a generated answer may take",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The environment's settings, parsed; None means "not set: use the default"."""
+
+    corpus: Path | None = None
+    index: Path | None = None
+    embedder: str | None = None
+    username: str = ""
+    password: str = ""
+    max_upload_mb: float = MAX_UPLOAD_MB
+    raise_errors: bool = False
+    llama_model: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: str | None = None
+    llm_context: int | None = None
+    llm_max_tokens: int | None = None
+    llm_timeout: float | None = None
+
+
+@lru_cache(maxsize=1)
+def _model() -> type[BaseSettings]:
+    # Built on first use: pydantic costs ~0.3 s to import, which `import rag` must not pay.
+    from pydantic import Field, field_validator
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class EnvSettings(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", frozen=True)
+
+        corpus: Path | None = None
+        index: Path | None = None
+        embedder: str | None = None
+        username: str | None = None
+        password: str | None = None
+        max_upload_mb: float | None = Field(None, gt=0)
+        raise_errors: bool | None = None
+        llama_model: str | None = None
+        openai_base_url: str | None = None
+        openai_model: str | None = None
+        openai_api_key: str | None = None
+        llm_context: int | None = Field(None, ge=256)
+        llm_max_tokens: int | None = Field(None, ge=1)
+        llm_timeout: float | None = Field(None, gt=0)
+
+        @field_validator("*", mode="before")
+        @classmethod
+        def _empty_is_unset(cls, value: Any) -> Any:
+            # `RAG_INDEX= rag ask …` means "not set", as it does for the shell's own variables.
+            return None if isinstance(value, str) and not value.strip() else value
+
+    return EnvSettings
+
+
+def settings() -> Settings:
+    """The ``RAG_*`` variables of the environment, parsed now.
+
+    Raises:
+        ConfigError: a variable holds a value of the wrong kind (the message names it and
+            says what it must be).
+    """
+    from pydantic import ValidationError
+
+    try:
+        parsed = _model()()
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = str(problem["loc"][0]) if problem["loc"] else "?"
+        variable = f"RAG_{field.upper()}"
+        raise ConfigError(
+            f"${variable}={os.environ.get(variable, '')!r} is not valid ({problem['msg']}); "
+            f"fix or unset it ({VARIABLES.get(variable, '')})."
+        ) from None
+    values = {name: getattr(parsed, name) for name in Settings.__dataclass_fields__}
+    # Unset (or empty) variables take the defaults of Settings.
+    return Settings(**{name: value for name, value in values.items() if value is not None})
+
+
+def _data_dir() -> Path:
+    """Where an installed rag keeps its documents and index (a checkout uses its own folders)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("rag", appauthor=False)
+
+
+def _in_checkout() -> bool:
+    return (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "rag" / "__init__.py").is_file()
 
 
 def default_corpus() -> Path:
-    return Path(os.environ.get("RAG_CORPUS") or PROJECT_ROOT / "seeds")
+    """$RAG_CORPUS, else the checkout's seeds/, else ``documents/`` in the user data folder
+    (``~/.local/share/rag/documents`` on Linux)."""
+    chosen = settings().corpus
+    if chosen is not None:
+        return chosen
+    return _CHECKOUT / "seeds" if _in_checkout() else _data_dir() / "documents"
 
 
 def default_index() -> Path:
-    return Path(os.environ.get("RAG_INDEX") or PROJECT_ROOT / "index")
+    """$RAG_INDEX, else the checkout's index/, else ``index/`` in the user data folder."""
+    chosen = settings().index
+    if chosen is not None:
+        return chosen
+    return _CHECKOUT / "index" if _in_checkout() else _data_dir() / "index"
+
+
+def checkout() -> Path | None:
+    """The source checkout rag runs from (its eval/ and seeds/ live there), or None."""
+    return _CHECKOUT if _in_checkout() else None
 
 
 def login_from_env() -> tuple[str, str] | None:
     """The UI's login from $RAG_USERNAME and $RAG_PASSWORD (None: no login asked).
 
     Raises:
-        RagError: only one of the two is set (a typo would otherwise leave the UI open).
+        ConfigError: only one of the two is set (a typo would otherwise leave the UI open).
     """
-    user, password = os.environ.get("RAG_USERNAME", ""), os.environ.get("RAG_PASSWORD", "")
-    if not user and not password:
+    current = settings()
+    if not current.username and not current.password:
         return None
-    if not (user and password):
-        from rag.errors import RagError
+    if not (current.username and current.password):
+        raise ConfigError("Set both RAG_USERNAME and RAG_PASSWORD to require a login, or neither.")
+    return current.username, current.password
 
-        raise RagError("Set both RAG_USERNAME and RAG_PASSWORD to require a login, or neither.")
-    return user, password
+
+def check_weights(weights: Mapping[str, float], features: Collection[str], what: str) -> None:
+    """Refuse weights keyed by a name that is no feature: a typo would silently weigh 0.
+
+    Raises:
+        ValueError: a key is not in ``features`` (the message lists the known ones).
+    """
+    unknown = sorted(set(weights) - set(features))
+    if unknown:
+        raise ValueError(f"{what}: unknown feature(s) {unknown}; known: {', '.join(features)}.")

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.answering import AnswerSettings, ExtractiveAnswerer
+from rag.answer.base import Answerer, final
+from rag.answer.extractive import AnswerSettings, ExtractiveAnswerer
 from rag.config import MAX_QUESTION_CHARS, default_corpus, default_index
-from rag.embedders import Embedder, get_embedder
 from rag.errors import EmbedderMismatchError, QuestionError
-from rag.index import Index, load_index
+from rag.indexing.embedders import Embedder, get_embedder
+from rag.indexing.index import Index, load_index
 from rag.records import Answer, Passage
-from rag.retrieval import Retrieval, Retriever, RetrieverSettings
+from rag.search.retrieval import Retriever, RetrieverSettings
 
 if TYPE_CHECKING:
-    from rag.generators.base import Generator
+    from rag.answer.generators.base import Generator
+
+log = logging.getLogger(__name__)
 
 
 def check_question(question: object) -> str:
@@ -70,8 +74,30 @@ class Engine:
         )
 
     def retrieve(self, question: str, *, k: int = 5) -> list[Passage]:
+        """The ``k`` best passages for ``question``, best first.
+
+        Raises:
+            QuestionError: the question is empty or too long.
+            ValueError: ``k`` is not a positive integer.
+        """
         question = check_question(question)
         return self.retriever.passages(question, _check_k(k))
+
+    def answerer_for(self, generator: str | Generator | None = None) -> Answerer:
+        """The answerer of a mode: the extractive one for None or "extractive", else the
+        grounded answerer around that generator.
+
+        Raises:
+            GeneratorError: the generator is unknown or cannot start.
+        """
+        from rag.answer.generators.base import resolve
+
+        chosen = resolve(generator)
+        if chosen is None:
+            return self.answerer
+        from rag.answer.grounded import GroundedAnswerer
+
+        return GroundedAnswerer(self.index, self.embedder, self.answerer, chosen)
 
     def ask(self, question: str, *, k: int = 5, generator: str | Generator | None = None) -> Answer:
         """Answer ``question``; ``generator`` picks the backend (default: extractive).
@@ -82,15 +108,7 @@ class Engine:
                 model file). Failures *while* generating fall back to the extractive answer,
                 with a note.
         """
-        question = check_question(question)
-        if generator is None or generator == "extractive":
-            retrieval = self.retriever.search(question, _check_k(k))
-            return self.answerer.answer(retrieval, k)
-        answer = None
-        for item in self.ask_stream(question, k=k, generator=generator):
-            answer = item
-        assert isinstance(answer, Answer)  # ask_stream always ends with the Answer
-        return answer
+        return final(self.ask_stream(question, k=k, generator=generator))
 
     def ask_stream(
         self, question: str, *, k: int = 5, generator: str | Generator | None = None
@@ -102,29 +120,11 @@ class Engine:
         them with the final answer (whose citations are the verified ones).
 
         Raises:
-            GeneratorError: as for :meth:`ask`, before anything is yielded.
+            QuestionError, GeneratorError: as for :meth:`ask`, before anything is yielded.
         """
-        from rag.generators.base import resolve
-
-        question = check_question(question)
-        chosen = resolve(generator)
-        retrieval = self.retriever.search(question, _check_k(k))
-        yield from self.answer_stream(retrieval, k, chosen)
-
-    def answer_stream(self, retrieval: Retrieval, k: int, generator: Generator) -> Iterator[str | Answer]:
-        """:meth:`ask_stream` for a question already retrieved (evaluation reuses its ranking)."""
-        from rag.generators.base import is_extractive
-
-        if not is_extractive(generator):
-            from rag.grounded import GroundedAnswerer
-
-            yield from GroundedAnswerer(self.index, self.embedder, self.answerer).stream(retrieval, k, generator)
-            return
-        answer = self.answerer.answer(retrieval, k)
-        for sentence in answer.sentences or [answer]:
-            marker = f" [{sentence.citation}]" if getattr(sentence, "citation", None) else ""
-            yield sentence.text + marker + " "
-        yield answer
+        question, k = check_question(question), _check_k(k)
+        answerer = self.answerer_for(generator)
+        yield from answerer.stream(self.retriever.search(question), k)
 
 
 def _check_k(k: int) -> int:
@@ -134,15 +134,38 @@ def _check_k(k: int) -> int:
 
 
 _engines: dict[Path, Engine] = {}
+_corpus_states: dict[Path, tuple[tuple[str, int, int], ...]] = {}  # index -> its corpus when synced
 _lock = threading.Lock()
+
+
+def _corpus_state(corpus: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and modification time of every corpus file: cheap to read (no file is
+    opened), and any edit, addition or removal changes it."""
+    from rag.ingest.formats import corpus_files
+
+    paths = [corpus] if corpus.is_file() else corpus_files(corpus)
+    state = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:  # removed while listing: the rebuild will notice
+            continue
+        state.append((path.as_posix(), stat.st_size, stat.st_mtime_ns))
+    return tuple(state)
 
 
 def get_engine(index: Path | str | None = None, corpus: Path | str | None = None) -> Engine:
     """The engine for an index folder, loaded on first use and cached for the process.
 
-    With no ``index``, the default index is used and kept in step with the default corpus
-    (built on first use, updated for changed files). With an explicit ``index`` and no
-    ``corpus`` the index is only loaded: it must exist.
+    With a ``corpus`` (and with neither argument: the default index and the default corpus,
+    see :mod:`rag.config`), the index is kept in step with the corpus: it is built the first
+    time (which embeds every document; a log line says so), and whenever a corpus file was
+    added, changed or removed since, only those files are re-embedded and the engine is
+    reloaded. With an explicit ``index`` and no ``corpus`` the index is only loaded.
+
+    Raises:
+        IndexNotFoundError: no corpus was given and nothing was built at ``index``.
+        CorpusError: the corpus is missing or holds no readable documents.
     """
     index_dir = Path(index) if index is not None else default_index()
     if index is None and corpus is None:
@@ -150,15 +173,29 @@ def get_engine(index: Path | str | None = None, corpus: Path | str | None = None
     key = index_dir.resolve()
     with _lock:
         engine = _engines.get(key)
+        if corpus is not None:
+            corpus_dir = Path(corpus)
+            state = _corpus_state(corpus_dir)
+            if engine is None or _corpus_states.get(key) != state:
+                engine = _sync(index_dir, corpus_dir, engine)
+                _corpus_states[key] = state
         if engine is None:
-            if corpus is not None:
-                from rag.indexing import build_index
-                from rag.loading import load_paths
-
-                build_index(load_paths([corpus]), index_dir)
             engine = Engine.open(load_index(index_dir))
-            _engines[key] = engine
+        _engines[key] = engine
         return engine
+
+
+def _sync(index_dir: Path, corpus: Path, engine: Engine | None) -> Engine:
+    """Bring the index in step with the corpus; reload the engine if anything changed."""
+    from rag.indexing.build import build_index
+    from rag.ingest.loading import load_paths
+
+    report = build_index(load_paths([corpus]), index_dir, embedder=engine.embedder if engine else None)
+    if not report.up_to_date or report.retokenized:
+        log.info("%s", report.summary())
+    if engine is not None and report.up_to_date and not report.retokenized:
+        return engine
+    return Engine.open(load_index(index_dir), engine.embedder if engine else None)
 
 
 def clear_engines(index: Path | str | None = None) -> None:
@@ -167,5 +204,7 @@ def clear_engines(index: Path | str | None = None) -> None:
     with _lock:
         if index is None:
             _engines.clear()
+            _corpus_states.clear()
         else:
             _engines.pop(Path(index).resolve(), None)
+            _corpus_states.pop(Path(index).resolve(), None)

@@ -50,3 +50,7 @@ class GeneratorError(RagError):
 
 class DatasetError(RagError):
     """An evaluation dataset is missing or malformed."""
+
+
+class ConfigError(RagError):
+    """An environment variable holds a value rag cannot use."""

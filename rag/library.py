@@ -10,20 +10,19 @@ index is dropped so the next question reads the new index.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import DocumentError, IndexNotFoundError
-from rag.formats import SUFFIXES
-from rag.indexing import BuildReport
-from rag.uploads import CheckedUpload, check_upload
+from rag.errors import DocumentError
+from rag.indexing.build import BuildReport
+from rag.indexing.store import read_summary
+from rag.ingest.formats import corpus_files
+from rag.ingest.uploads import CheckedUpload, check_upload
 
 Progress = Callable[[float, str], None]
 
@@ -88,13 +87,17 @@ class Library:
 
     def documents(self) -> list[DocumentInfo]:
         """Every document file of the corpus, with its title and chunks from the index."""
-        counts, titles, indexed = _index_summary(self.index)
+        summary = read_summary(self.index)
         rows = []
-        for path in _document_files(self.corpus):
+        for path in corpus_files(self.corpus, supported_only=True):
             name = path.relative_to(self.corpus).as_posix()
             rows.append(
                 DocumentInfo(
-                    name, titles.get(name, ""), path.stat().st_size, counts.get(name, 0), indexed.get(name)
+                    name,
+                    summary.titles.get(name, ""),
+                    path.stat().st_size,
+                    summary.chunks.get(name, 0),
+                    summary.indexed.get(name),
                 )
             )
         return rows
@@ -123,7 +126,7 @@ class Library:
         with self._lock:
             existing = {
                 _sha256(p.read_bytes()): p.relative_to(self.corpus).as_posix()
-                for p in _document_files(self.corpus)
+                for p in corpus_files(self.corpus, supported_only=True)
             }
             checked: list[CheckedUpload] = []
             for number, (name, content) in enumerate(uploads, 1):
@@ -152,7 +155,7 @@ class Library:
                 except BaseException:
                     self._restore(backups)
                     raise
-                counts = _index_summary(self.index)[0]
+                counts = read_summary(self.index).chunks
                 report.chunks = sum(counts.get(name, 0) for name in report.stored)
         report.seconds = time.perf_counter() - started
         notify(1.0, "Done")
@@ -168,7 +171,7 @@ class Library:
         with self._lock:
             path = self.path_of(name)
             source = path.relative_to(self.corpus.resolve()).as_posix()
-            if len(_document_files(self.corpus)) <= 1:
+            if len(corpus_files(self.corpus, supported_only=True)) <= 1:
                 raise DocumentError(
                     f"{source} is the only document in {self.name}; add another before deleting it."
                 )
@@ -179,8 +182,8 @@ class Library:
 
     def _rebuild(self, without: str | None, notify: Progress, offset: float) -> BuildReport:
         from rag.engine import clear_engines
-        from rag.indexing import build_index
-        from rag.loading import load_paths
+        from rag.indexing.build import build_index
+        from rag.ingest.loading import load_paths
 
         notify(offset, "Reading documents")
         documents = [d for d in load_paths([self.corpus]) if d.source != without]
@@ -210,40 +213,6 @@ class Library:
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(data)
-
-
-def _document_files(corpus: Path) -> list[Path]:
-    if not corpus.is_dir():
-        return []
-    return [
-        p
-        for p in sorted(corpus.rglob("*"))
-        if p.is_file()
-        and p.suffix.lower() in SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(corpus).parts)
-    ]
-
-
-def _index_summary(index: Path) -> tuple[Counter[str], dict[str, str], dict[str, float]]:
-    """Chunks per source, document titles and indexed times, read from the live index files."""
-    from rag.index import CHUNKS
-    from rag.store import live_generation, read_manifest
-
-    try:
-        generation = live_generation(index)
-        manifest = read_manifest(generation, index)
-    except IndexNotFoundError:
-        return Counter(), {}, {}
-    counts: Counter[str] = Counter()
-    titles: dict[str, str] = {}
-    with (generation / CHUNKS).open(encoding="utf-8") as lines:
-        for line in lines:
-            row = json.loads(line)
-            counts[row["source"]] += 1
-            # Section titles read "Document › Section"; the first part names the document.
-            titles.setdefault(row["source"], row["title"].split(" › ")[0])
-    indexed = {source: manifest.indexed.get(source, manifest.created) for source in manifest.files}
-    return counts, titles, indexed
 
 
 def _count(number: int, noun: str) -> str:

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# What every answer mode says when the documents do not hold the answer (Answer.abstained).
+NOT_FOUND = "The documents do not contain an answer to this question."
+
 
 @dataclass(frozen=True)
 class Sentence:

@@ -23,7 +23,7 @@ def seeds_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embedders import get_embedder
+    from rag.indexing.embedders import get_embedder
 
     return get_embedder()
 
@@ -31,8 +31,8 @@ def embedder():
 @pytest.fixture(scope="session")
 def built_seed_index(tmp_path_factory, embedder) -> Path:
     """The seeds indexed once; tests that modify an index get a copy (seed_index_copy)."""
-    from rag.indexing import build_index
-    from rag.loading import load_paths
+    from rag.indexing.build import build_index
+    from rag.ingest.loading import load_paths
 
     index_dir = tmp_path_factory.mktemp("seed-index") / "index"
     build_index(load_paths([SEEDS]), index_dir, embedder=embedder)
@@ -49,7 +49,7 @@ def seed_index_copy(built_seed_index, tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def engine(built_seed_index, embedder):
     from rag.engine import Engine
-    from rag.index import load_index
+    from rag.indexing.index import load_index
 
     return Engine.open(load_index(built_seed_index), embedder)
 

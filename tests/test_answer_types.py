@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answer_types import AnswerType, expected_type, is_byline, is_dateline, offers
+from rag.answer.answer_types import AnswerType, expected_type, is_byline, is_dateline, offers
 
 
 @pytest.mark.parametrize(

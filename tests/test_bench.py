@@ -106,9 +106,9 @@ def test_peer_benchmark_runs_in_the_bench_venv(peer, tmp_path, seeds_dir):
 def test_ingest_texts_match_what_rag_embeds(tmp_path):
     """The raw-encoder baseline encodes exactly the texts a build embeds, no more, no fewer."""
     from bench.ingest import embedded_texts
-    from rag.index import load_index
-    from rag.indexing import build_index
-    from rag.loading import load_jsonl
+    from rag.indexing.build import build_index
+    from rag.indexing.index import load_index
+    from rag.ingest.loading import load_jsonl
 
     build_index(load_jsonl(SQUAD / "corpus.jsonl")[:3], tmp_path / "index")
     chunks, sentences = embedded_texts(tmp_path / "index")

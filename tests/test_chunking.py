@@ -1,8 +1,8 @@
 import pytest
 
-from rag.chunking import ChunkerSettings, chunk_sections, embedding_text
-from rag.structure import parse_sections
-from rag.tokens import count_tokens
+from rag.ingest.chunking import ChunkerSettings, chunk_sections, embedding_text
+from rag.ingest.structure import parse_sections
+from rag.ingest.tokens import count_tokens
 
 
 def chunk_file(path, settings, fits=None):

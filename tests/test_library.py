@@ -4,9 +4,9 @@ import pytest
 
 from rag.engine import Engine
 from rag.errors import DocumentError
-from rag.index import load_index
+from rag.indexing.index import load_index
+from rag.ingest.loading import load_paths
 from rag.library import Library
-from rag.loading import load_paths
 from tests.documents import docx_bytes, html_bytes, pdf_bytes
 
 NOTE = b"# Harbour report\n\nThe harbour of Kotka handled 9 million tonnes of cargo in 2023.\n"
@@ -80,7 +80,7 @@ def test_pdf_html_and_word_documents_are_indexed_and_cited(library, embedder):
         cited = answer.citations[0]
         assert not answer.abstained and cited.source == source and words in answer.text
         # offsets point into the extracted text, which is what the document viewer shows
-        from rag.formats import read_document
+        from rag.ingest.formats import read_document
 
         full = read_document(library.path_of(source))
         assert full[cited.start + cited.sentence_start : cited.start + cited.sentence_end] == cited.sentence
@@ -112,12 +112,12 @@ def test_delete_removes_chunks_then_file_and_refuses_the_last_document(library, 
 
 
 def test_a_failed_build_leaves_the_folder_as_it_was(library, monkeypatch):
-    import rag.indexing
+    import rag.indexing.build
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(rag.indexing, "build_index", broken)
+    monkeypatch.setattr(rag.indexing.build, "build_index", broken)
     with pytest.raises(RuntimeError):
         library.add([("harbour.md", NOTE)])
     assert not (library.corpus / "harbour.md").exists()

@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from rag.errors import CorpusError
-from rag.loading import load_jsonl, load_paths
+from rag.ingest.loading import load_jsonl, load_paths
 
 
 def test_binary_and_undecodable_files_are_skipped_with_a_warning(tmp_path, caplog):

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from rag.evaluation import load_benchmark_examples, retrieval_figures
-from rag.retrieval import MODES, Retriever, RetrieverSettings, merged_span, to_passages
+from rag.evaluation.datasets import load_benchmark_examples
+from rag.evaluation.metrics import retrieval_figures
+from rag.search.retrieval import MODES, Retriever, RetrieverSettings, merged_span, to_passages
 
 from .conftest import SHARED_BENCHMARKS
 
@@ -36,7 +37,7 @@ def test_overlapping_chunks_are_folded_into_one_passage(engine, seeds_dir):
 
 def test_rrf_fusion_is_available_for_comparison(engine):
     retriever = Retriever(engine.index, engine.embedder, RetrieverSettings(fusion="rrf", mode="hybrid"))
-    hits = retriever.search("Who leads OpenAI's robotics team?", 5).hits
+    hits = retriever.search("Who leads OpenAI's robotics team?").hits
     assert hits and all(h.score > 0 for h in hits)
 
 
@@ -62,10 +63,10 @@ def test_jsonl_corpus_cites_corpus_ids(tmp_path):
 def test_the_reranker_rewards_the_questions_phrases(tmp_path, embedder):
     """Same words, but only one chunk holds them as the question's phrases."""
     from rag.engine import Engine
-    from rag.index import load_index
-    from rag.indexing import build_index
-    from rag.loading import load_jsonl
-    from rag.reranking import RERANK_FEATURES
+    from rag.indexing.build import build_index
+    from rag.indexing.index import load_index
+    from rag.ingest.loading import load_jsonl
+    from rag.search.reranking import RERANK_FEATURES
 
     rows = [
         {"id": "apart", "title": "Notes", "text": "The period of study was long. Incubation of samples took a week."},
@@ -89,9 +90,9 @@ def test_the_reranker_rewards_the_questions_phrases(tmp_path, embedder):
 def test_squad_slice_retrieval_quality(tmp_path, embedder):
     """A 150-paragraph slice of SQuAD v1.1 dev: a quality floor, far below the full-run figures."""
     from rag.engine import Engine
-    from rag.index import load_index
-    from rag.indexing import build_index
-    from rag.loading import load_jsonl
+    from rag.indexing.build import build_index
+    from rag.indexing.index import load_index
+    from rag.ingest.loading import load_jsonl
 
     folder = SHARED_BENCHMARKS / "squad-dev"
     lines = (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:150]

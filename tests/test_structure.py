@@ -1,5 +1,5 @@
-from rag.structure import parse_sections
-from rag.text import normalise
+from rag.ingest.structure import parse_sections
+from rag.ingest.text import normalise
 
 TAG_PAGE = "003_dd93d9c36f4005fd.txt"
 

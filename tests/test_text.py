@@ -1,7 +1,7 @@
 import pytest
 
-from rag.cleaning import is_boilerplate, repeat_key
-from rag.text import normalise, split_sentences, undouble
+from rag.ingest.cleaning import is_boilerplate, repeat_key
+from rag.ingest.text import normalise, split_sentences, undouble
 
 
 def texts(original: str) -> list[str]:
@@ -61,6 +61,6 @@ def test_repeat_key_ignores_case_and_punctuation():
     ],
 )
 def test_glued_words_are_split_for_matching(text, terms):
-    from rag.lexical import tokenize
+    from rag.indexing.lexical import tokenize
 
     assert tokenize(text) == terms

@@ -90,7 +90,7 @@ def test_document_text_is_escaped_everywhere(engine):
         text="<script>alert(1)</script>" + answer.citations[0].text,
         title="<img src=x onerror=alert(1)>",
     )
-    evil_answer = replace(answer, citations=[evil], question="<b>q</b>")
+    evil_answer = replace(answer, citations=[evil, *answer.citations[1:]], question="<b>q</b>")
     for html in (
         sources_html(evil_answer),
         answer_html(evil_answer, 0),

@@ -1,7 +1,7 @@
 import pytest
 
-from rag.errors import DocumentError
-from rag.uploads import check_upload, max_upload_bytes, safe_name
+from rag.errors import ConfigError, DocumentError
+from rag.ingest.uploads import check_upload, max_upload_bytes, safe_name
 from tests.documents import docx_bytes, html_bytes, pdf_bytes
 
 TEXT = b"Orion Foods sold three million jars of jam in 2024."
@@ -66,7 +66,7 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "2")
     assert max_upload_bytes() == 2 * 1024 * 1024
     monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "lots")
-    with pytest.raises(DocumentError, match="RAG_MAX_UPLOAD_MB"):
+    with pytest.raises(ConfigError, match="RAG_MAX_UPLOAD_MB"):
         max_upload_bytes()
 
 

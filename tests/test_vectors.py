@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from bench.scale import clustered_vectors, exact_neighbours, queries_like
-from rag import vectors
-from rag.vectors import RescoredIndex, build_faiss, index_type_for, memory_map, read_faiss, write_faiss
+from rag.indexing import vectors
+from rag.indexing.vectors import (
+    RescoredIndex,
+    build_faiss,
+    index_type_for,
+    memory_map,
+    read_faiss,
+    write_faiss,
+)
 
 
 def test_index_type_follows_corpus_size():
@@ -50,9 +57,9 @@ def test_ivfpq_needs_its_vectors(tmp_path):
 def test_large_corpus_index_loads_and_answers(tmp_path, seeds_dir, embedder, monkeypatch):
     """An index over the IVF-PQ threshold (lowered here) is written, loaded and used."""
     from rag.engine import Engine
-    from rag.index import load_index
-    from rag.indexing import build_index
-    from rag.loading import load_paths
+    from rag.indexing.build import build_index
+    from rag.indexing.index import load_index
+    from rag.ingest.loading import load_paths
 
     monkeypatch.setattr(vectors, "FLAT_MAX_VECTORS", 10)
     build_index(load_paths([seeds_dir / "003_dd93d9c36f4005fd.txt"]), tmp_path / "index", embedder=embedder)

@@ -10,11 +10,11 @@ import shutil
 
 import pytest
 
-from rag.generators.extractive import ExtractiveGenerator
-from rag.grounded import GroundedAnswerer
-from rag.prompting import NOT_IN_DOCUMENTS, OMITTED, build_prompt, looks_like_instruction
-from rag.records import Answer
-from rag.verification import SUPPORT_THRESHOLD, Verifier, is_abstention, split_answer
+from rag.answer.grounded import GroundedAnswerer
+from rag.answer.prompting import OMITTED, build_prompt, looks_like_instruction
+from rag.answer.verification import SUPPORT_THRESHOLD, Verifier, is_abstention, split_answer
+from rag.records import NOT_FOUND, Answer
+from tests.fakes import CopyingGenerator
 
 MISTRAL = "How many parameters does Mistral Medium 3.5 have?"
 EVIDENCE = "A key element of the new strategy is Mistral Medium 3.5, a 128-billion-parameter scale model"
@@ -25,10 +25,10 @@ needs_llm = pytest.mark.skipif(
 
 
 def _prompt(engine, question, k=5, context=4096):
-    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer)
-    generator = ExtractiveGenerator()
+    generator = CopyingGenerator()
     generator.context_tokens = context
-    return grounded.prompt(engine.retriever.search(question, k), k, generator)
+    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, generator)
+    return grounded.prompt(engine.retriever.search(question), k)
 
 
 def _verify(engine, question, sentences):
@@ -76,7 +76,7 @@ def test_split_answer_drops_markers_bullets_labels_and_repeats():
 
 
 def test_abstention_statements_are_recognised():
-    assert is_abstention(NOT_IN_DOCUMENTS)
+    assert is_abstention(NOT_FOUND)
     assert is_abstention("The passages do not mention the population.")
     assert not is_abstention("Mistral Medium 3.5 has 128 billion parameters.")
 
@@ -84,9 +84,9 @@ def test_abstention_statements_are_recognised():
 def test_the_prompt_fits_the_context_window(engine):
     large, small = _prompt(engine, MISTRAL, context=4096), _prompt(engine, MISTRAL, context=600)
     assert len(large.passages) == 5 and len(small.passages) < 5
-    from rag.tokens import count_tokens
+    from rag.ingest.tokens import count_tokens
 
-    assert count_tokens(small.system) + count_tokens(small.user) <= 600 - ExtractiveGenerator.max_tokens
+    assert count_tokens(small.system) + count_tokens(small.user) <= 600 - CopyingGenerator.max_tokens
     assert "[1]" in large.user and "do not contain" in large.system and MISTRAL in large.user
     chunk = engine.index.chunks[0]
     with pytest.raises(Exception, match="context window"):
@@ -94,12 +94,12 @@ def test_the_prompt_fits_the_context_window(engine):
 
 
 def test_the_grounded_path_cites_verified_spans(engine, seeds_dir):
-    """The whole generate → verify → cite path with the package's model-free generator."""
-    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer)
-    items = list(grounded.stream(engine.retriever.search(MISTRAL, 5), 5, ExtractiveGenerator()))
+    """The whole generate → verify → cite path with a model-free generator."""
+    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, CopyingGenerator())
+    items = list(grounded.stream(engine.retriever.search(MISTRAL), 5))
     answer = items[-1]
     assert isinstance(answer, Answer) and all(isinstance(i, str) for i in items[:-1])
-    assert not answer.abstained and answer.generator == "extractive" and "128-billion" in answer.text
+    assert not answer.abstained and answer.generator == "copying" and "128-billion" in answer.text
     assert answer.sentences and all(s.supported and s.support >= SUPPORT_THRESHOLD for s in answer.sentences)
     citation = answer.citations[answer.sentences[0].citation - 1]
     original = (seeds_dir / citation.source).read_text(encoding="utf-8")
@@ -119,9 +119,9 @@ INJECTION = (
 @pytest.fixture(scope="module")
 def injected_engine(tmp_path_factory, seeds_dir, embedder):
     from rag.engine import Engine
-    from rag.index import load_index
-    from rag.indexing import build_index
-    from rag.loading import load_paths
+    from rag.indexing.build import build_index
+    from rag.indexing.index import load_index
+    from rag.ingest.loading import load_paths
 
     corpus = tmp_path_factory.mktemp("injected") / "corpus"
     corpus.mkdir()

@@ -266,7 +266,7 @@ def serve(
     login is required when $RAG_USERNAME and $RAG_PASSWORD are set.
     """
     from rag.config import login_from_env
-    from rag.uploads import max_upload_bytes
+    from rag.ingest.uploads import max_upload_bytes
 
     # Gradio refuses far larger uploads itself; a bit over the limit gets rag's own message.
     _, url, _ = app.queue(default_concurrency_limit=4).launch(

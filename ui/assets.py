@@ -22,7 +22,6 @@ button.rag-copy {
 .rag-maybe ul { margin: .2em 0 0 1.2em; padding: 0; }
 .rag-file { color: #6b7280; font-size: .85em; }
 .rag-error { border-left: 4px solid #dc2626; padding-left: .75em; }
-.rag-unsupported { text-decoration: underline dotted #dc2626; }
 .rag-note { font-style: italic; font-size: .85em; color: #6b7280; margin-top: .3em; }
 .rag-thinking { color: #6b7280; }
 .rag-streaming .rag-text::after { content: " ▍"; color: #6366f1; }

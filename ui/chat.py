@@ -7,19 +7,19 @@ message; anything else is logged with its traceback and shown as a one-line apol
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rag.answer.generators import EXTRACTIVE
 from rag.engine import Engine, check_question
 from rag.errors import RagError
-from rag.followup import resolve
-from rag.formats import read_document
+from rag.ingest.formats import read_document
 from rag.library import Library
 from rag.records import Answer
+from ui.followup import resolve
 from ui.panels import document_html, sources_html
 from ui.render import answer_html, error_html, streaming_html
 from ui.state import ChatTurn, Conversation
@@ -71,7 +71,7 @@ def respond(
         answer: Answer | None = None
         pieces: list[str] = []
         first: float | None = None
-        for item in engine.ask_stream(resolved, k=int(k), **_generator_option(engine, generator)):
+        for item in engine.ask_stream(resolved, k=int(k), **_generator_option(generator)):
             if isinstance(item, Answer):
                 answer = item
                 break
@@ -111,12 +111,10 @@ def _failed(
     return ChatUpdate(history, conversation, "")
 
 
-def _generator_option(engine: Engine, generator: str | None) -> dict[str, str]:
-    """``generator=`` only for a generative choice, and only if this engine accepts it."""
-    if not generator or generator == "extractive":
+def _generator_option(generator: str | None) -> dict[str, str]:
+    """``generator=`` only for a generative choice: the extractive answerer is the default."""
+    if not generator or generator == EXTRACTIVE:
         return {}
-    if "generator" not in inspect.signature(engine.ask_stream).parameters:
-        raise RagError(f"This version of rag cannot answer with {generator!r}; choose extractive.")
     return {"generator": generator}
 
 

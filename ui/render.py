@@ -50,16 +50,12 @@ def _body_html(answer: Answer, turn: int) -> str:
         return _linked(answer.text, turn, answer.citations)
     parts = []
     for sentence in answer.sentences:
+        # Answers keep verified sentences only (rag.answer.grounded drops the rest), so every
+        # sentence has its citation; the check narrows the type.
+        if sentence.citation is None:
+            continue
         text = escape(_one_line(sentence.text))
-        if sentence.citation is not None and 1 <= sentence.citation <= len(answer.citations):
-            parts.append(
-                f"{text} {marker_html(turn, sentence.citation, answer.citations[sentence.citation - 1])}"
-            )
-        else:
-            # Said by a generator but found in no passage: shown, never passed off as cited.
-            parts.append(
-                f"<span class='rag-unsupported' title='No passage supports this sentence'>{text}</span>"
-            )
+        parts.append(f"{text} {marker_html(turn, sentence.citation, answer.citations[sentence.citation - 1])}")
     return " ".join(parts)
 
 

@@ -9,17 +9,18 @@ once (``rag.engine.get_engine`` caches it) and reloaded only after an upload or 
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.answer.generators import modes
+from rag.config import settings
 from rag.engine import Engine, get_engine
 from rag.errors import RagError
-from rag.followup import Turn
 from rag.library import Library
 from rag.records import Answer, Citation
+from ui.followup import Turn
 
 
 @dataclass
@@ -113,25 +114,21 @@ def default_libraries(corpora: Sequence[Path | str] = (), index: Path | str | No
 
 
 def answer_modes() -> list[str]:
-    """The answer backends to offer: "extractive", plus generative ones that are configured.
+    """The answer modes to offer: "extractive", plus the generative backends that are configured.
 
     A backend is offered when its requirements are there (llama-cpp: the package and a GGUF
     model; openai: a server address), so nobody picks a mode that can only fail.
     """
-    try:
-        from rag.generators import names
-    except ImportError:  # a rag without generative backends
-        return ["extractive"]
-    return [name for name in names() if _configured(name)]
+    return [name for name in modes() if _configured(name)]
 
 
 def _configured(name: str) -> bool:
     if name == "llama-cpp":
         if importlib.util.find_spec("llama_cpp") is None:
             return False
-        from rag.generators.llama_cpp import bundled_model
+        from rag.answer.generators.llama_cpp import bundled_model
 
-        return bool(os.environ.get("RAG_LLAMA_MODEL")) or bundled_model() is not None
+        return bool(settings().llama_model) or bundled_model() is not None
     if name == "openai":
-        return bool(os.environ.get("RAG_OPENAI_BASE_URL"))
+        return bool(settings().openai_base_url)
     return True  # extractive, and backends registered by others: trust them

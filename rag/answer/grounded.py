@@ -1,0 +1,176 @@
+"""Generative answers that keep rag's promise: every sentence shown cites a checked span.
+
+The flow for one question: the retrieved passages are fitted into a grounded prompt
+(:mod:`rag.answer.prompting`), the backend streams its answer, and :mod:`rag.answer.verification` finds
+the support of each sentence in the passages. Supported sentences are shown with markers
+to their verified spans; unsupported ones are dropped (from ``Answer.text`` and
+``Answer.sentences``; the note says how many). Showing them, even marked, would put uncited,
+possibly injected or invented text next to cited text, which is the one thing the product
+promises not to do. When nothing is
+supported, or when the passages fail the extractive answerer's calibrated evidence check
+(a true sentence can still miss the question), the answer abstains. When the backend
+fails or times out, the extractive answer is returned with a note saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.generators.base import Generator
+from rag.answer.prompting import Prompt, build_prompt
+from rag.answer.verification import Support, Verifier, is_abstention, split_answer
+from rag.errors import GeneratorError
+from rag.indexing.embedders import Embedder
+from rag.indexing.index import Index
+from rag.records import NOT_FOUND, Answer, AnswerSentence, Citation
+from rag.search.hits import Retrieval
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A generated answer with the verdict on every sentence the model wrote (for evaluation)."""
+
+    answer: Answer
+    verdicts: list[Support]
+
+
+class GroundedAnswerer:
+    """Answers with a generative backend, citing only what verification supports.
+
+    Usage example::
+
+        grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, generator)
+        for item in grounded.stream(engine.retriever.search(question), 5):
+            ...  # str pieces while the model writes, then the final Answer
+    """
+
+    def __init__(self, index: Index, embedder: Embedder, extractive: ExtractiveAnswerer, generator: Generator) -> None:
+        self.index = index
+        self.extractive = extractive
+        self.generator = generator
+        self.name = generator.name
+        self.verifier = Verifier(index, embedder)
+
+    def prompt(self, retrieval: Retrieval, k: int) -> Prompt:
+        """The grounded prompt for the top ``k`` passages, fitted to the generator's window."""
+        passages = [
+            sorted(((p, self.index.chunks[p]) for p in hit.positions), key=lambda pair: pair[1].start)
+            for hit in retrieval.hits[:k]
+        ]
+        return build_prompt(
+            retrieval.question,
+            passages,
+            count_tokens=self.generator.count_tokens,
+            context_tokens=self.generator.context_tokens,
+            answer_tokens=self.generator.max_tokens,
+        )
+
+    def stream(self, retrieval: Retrieval, k: int) -> Iterator[str | Answer]:
+        """Yield the model's text in pieces, then the verified :class:`Answer`."""
+        for item in self.generate(retrieval, k):
+            yield item.answer if isinstance(item, Verified) else item
+
+    def generate(self, retrieval: Retrieval, k: int) -> Iterator[str | Verified]:
+        """:meth:`stream`, ending with the verdicts on every generated sentence as well."""
+        generator = self.generator
+        # The extractive answer costs milliseconds; it is the fallback and names the closest
+        # passages when the generated answer has no support.
+        extractive = self.extractive.answer(retrieval, k)
+        pieces: list[str] = []
+        try:
+            prompt = self.prompt(retrieval, k)
+            for piece in generator.stream(prompt):
+                pieces.append(piece)
+                yield piece
+        except GeneratorError as error:
+            yield Verified(_fallback(extractive, generator.name, str(error)), [])
+            return
+        except Exception as error:  # a backend's own bug must not cost the user an answer
+            logger.warning("The %s generator failed", generator.name, exc_info=True)
+            yield Verified(_fallback(extractive, generator.name, f"{type(error).__name__}: {error}"), [])
+            return
+        generated = "".join(pieces)
+        cut_short = generator.count_tokens(generated) >= generator.max_tokens - 2
+        yield self.finish(generated, prompt, extractive, cut_short=cut_short)
+
+    def finish(self, generated: str, prompt: Prompt, extractive: Answer, *, cut_short: bool = False) -> Verified:
+        """Verify ``generated`` against ``prompt``'s passages and build the answer.
+
+        ``cut_short``: the model used its whole token budget, so an unfinished last sentence
+        is dropped.
+        """
+        sentences_written = split_answer(generated, [f"{p.title}: " for p in prompt.passages])
+        if sentences_written and cut_short and not sentences_written[-1].endswith((".", "!", "?", '"', "”")):
+            sentences_written.pop()  # cut off by the token limit mid-sentence: not a claim
+        claims = [s for s in sentences_written if not is_abstention(s)]
+        verdicts = self.verifier.verify(claims, prompt.passages, prompt.question)
+        name = self.name
+        citations: list[Citation] = []
+        numbers: dict[tuple[int | None, int | None], int] = {}
+        sentences: list[AnswerSentence] = []
+        for verdict in verdicts:
+            if verdict.supported:
+                key = (verdict.position, verdict.sentence)
+                if key not in numbers:
+                    citations.append(self._citation(verdict))
+                    numbers[key] = len(citations)
+                sentences.append(AnswerSentence(verdict.text, numbers[key], round(verdict.score, 4)))
+        dropped = sum(not v.supported for v in verdicts)
+        question = prompt.question
+        # Supported is not enough: a model can copy a true sentence that does not answer. The
+        # calibrated evidence check of the extractive answerer (rag.answer.extractive) decides whether
+        # the passages answer the question at all, for every backend alike.
+        if not citations or extractive.abstained:
+            if citations:
+                note = (
+                    f"The {name} model's sentences are in the documents, but the passages do not match "
+                    "the question closely enough to answer it."
+                )
+            elif claims:
+                note = f"The {name} model's answer had no support in the documents, so it is not shown."
+            else:
+                note = ""
+            abstention = Answer(
+                question,
+                NOT_FOUND,
+                extractive.citations[:3],
+                abstained=True,
+                confidence=extractive.confidence,
+                generator=name,
+                note=note,
+            )
+            return Verified(abstention, verdicts)
+        text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
+        note = ""
+        if dropped:
+            were = "sentences of the {} model's answer had no support in the documents and were"
+            was = "sentence of the {} model's answer had no support in the documents and was"
+            note = f"{dropped} {(were if dropped > 1 else was).format(name)} left out."
+        answer = Answer(
+            question,
+            text,
+            citations,
+            abstained=False,
+            confidence=extractive.confidence,
+            sentences=sentences,
+            generator=name,
+            note=note,
+        )
+        return Verified(answer, verdicts)
+
+    def _citation(self, verdict: Support) -> Citation:
+        return Citation.of(self.index.chunks[verdict.position], verdict.sentence, verdict.score)  # type: ignore[index,arg-type]
+
+
+def _fallback(extractive: Answer, name: str, reason: str) -> Answer:
+    from dataclasses import replace
+
+    return replace(
+        extractive,
+        note=f"The {name} model failed ({reason}); the extractive answer is shown instead.",
+    )

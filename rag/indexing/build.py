@@ -1,0 +1,283 @@
+"""Build or update an index from documents, re-embedding only what changed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.errors import CorpusError, RagError
+from rag.indexing.embedders import Embedder, get_embedder
+from rag.indexing.index import Index, load_index
+from rag.indexing.lexical import TOKENIZER_VERSION, tokenize
+from rag.indexing.store import (
+    BM25,
+    CHUNK_VECTORS,
+    CHUNKS,
+    DOC_FREQ,
+    FAISS,
+    SENTENCE_VECTORS,
+    Manifest,
+    build_lock,
+    write_generation,
+)
+from rag.ingest.chunking import ChunkerSettings, chunk_sections, embedding_text
+from rag.ingest.loading import SourceDocument
+from rag.ingest.structure import parse_sections
+from rag.records import Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+_PROGRESS_STEP = 256  # texts embedded between two progress reports (several encode batches)
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the CLI and the evaluation report."""
+
+    index_dir: Path
+    chunks: int = 0
+    files: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    seconds: float = 0.0
+    retokenized: bool = False  # nothing changed but the tokenizer: BM25 rebuilt, no embedding
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def summary(self) -> str:
+        if self.up_to_date and self.retokenized:
+            return (
+                f"Index {self.index_dir} re-tokenized for this version's word matching (no embedding): "
+                f"{self.chunks} chunks from {self.files} files in {self.seconds:.1f} s."
+            )
+        if self.up_to_date:
+            return f"Index {self.index_dir} is up to date: {self.chunks} chunks from {self.files} files."
+        return (
+            f"Indexed {self.chunks} chunks from {self.files} files into {self.index_dir} in "
+            f"{self.seconds:.1f} s ({len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {self.unchanged} unchanged)."
+        )
+
+
+def _compatible(previous: Index | None, embedder: Embedder, settings: ChunkerSettings) -> bool:
+    return (
+        previous is not None
+        and previous.manifest.embedder == embedder.id
+        and previous.manifest.dimension == embedder.dimension
+        and previous.manifest.chunker == settings.to_json()
+    )
+
+
+def _try_load(index_dir: Path) -> Index | None:
+    if not (index_dir / "CURRENT").exists():
+        return None
+    try:
+        return load_index(index_dir)
+    except RagError as error:  # a corrupt or old index is simply rebuilt from scratch
+        log.warning("Rebuilding %s from scratch: %s", index_dir, error)
+        return None
+
+
+def build_index(
+    documents: list[SourceDocument],
+    index_dir: Path | str,
+    *,
+    embedder: Embedder | None = None,
+    settings: ChunkerSettings | None = None,
+    force: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+) -> BuildReport:
+    """Make ``index_dir`` hold exactly ``documents``, embedding only new or changed ones.
+
+    Chunks and vectors of unchanged documents are reused when the previous index was built
+    with the same embedder and chunker settings; otherwise everything is rebuilt.
+    ``progress(fraction, message)`` is called as the build advances (for progress bars).
+
+    Raises:
+        CorpusError: no documents, or none yields any text to index.
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    embedder = embedder or get_embedder()
+    settings = settings or ChunkerSettings()
+    if not documents:
+        raise CorpusError("The corpus is empty: add .txt or .md documents and index again.")
+    with build_lock(index_dir):
+        previous = None if force else _try_load(index_dir)
+        reusable = previous if _compatible(previous, embedder, settings) else None
+        old_files = previous.manifest.files if previous else {}
+        report = BuildReport(index_dir, files=len(documents))
+        report.removed = sorted(set(old_files) - {d.source for d in documents})
+        kept: dict[str, list[int]] = {}  # source -> chunk positions in the previous index
+        if reusable is not None:
+            for position, chunk in enumerate(reusable.chunks):
+                kept.setdefault(chunk.source, []).append(position)
+        plan: list[tuple[SourceDocument, bool]] = []
+        for document in documents:
+            reuse = reusable is not None and old_files.get(document.source) == document.sha256 and document.source in kept
+            plan.append((document, reuse))
+            if reuse:
+                report.unchanged += 1
+            elif document.source in old_files:
+                report.changed.append(document.source)
+            else:
+                report.added.append(document.source)
+        if previous is not None and report.up_to_date and reusable is not None:
+            if previous.manifest.tokenizer == TOKENIZER_VERSION:
+                report.chunks = previous.size
+                return report
+            # Only the words changed: BM25 is rebuilt, every vector is reused.
+            report.retokenized = True
+        _assemble_and_write(plan, reusable, kept, embedder, settings, index_dir, report, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _assemble_and_write(
+    plan: list[tuple[SourceDocument, bool]],
+    reusable: Index | None,
+    kept: dict[str, list[int]],
+    embedder: Embedder,
+    settings: ChunkerSettings,
+    index_dir: Path,
+    report: BuildReport,
+    progress: Callable[[float, str], None] | None = None,
+) -> None:
+    import numpy as np
+
+    notify = progress or (lambda fraction, message: None)
+    notify(0.0, "Splitting documents into passages")
+
+    chunks: list[Chunk] = []
+    chunk_vector_parts: list[np.ndarray | None] = []  # None marks rows still to embed
+    sentence_keys: dict[tuple[str, int, int], int] = {}
+    sentence_texts: list[str] = []
+    sentence_vector_rows: list[np.ndarray | None] = []
+    rows: list[list[int]] = []
+    for document, reuse in plan:
+        if reuse:
+            assert reusable is not None
+            positions = kept[document.source]
+            doc_chunks = [reusable.chunks[p] for p in positions]
+            vectors = [reusable.chunk_vectors[p] for p in positions]
+            old_rows = [reusable.sentence_rows[p] for p in positions]
+        else:
+            sections = parse_sections(document.text, title=document.title)
+            doc_chunks = chunk_sections(document.source, document.text, sections, settings, embedder.fits)
+            vectors = [None] * len(doc_chunks)
+            old_rows = [[-1] * len(c.sentences) for c in doc_chunks]
+        for chunk, vector, chunk_old_rows in zip(doc_chunks, vectors, old_rows):
+            chunk_rows = []
+            for sentence, old_row in zip(chunk.sentences, chunk_old_rows):
+                key = (chunk.source, sentence.start, sentence.end)
+                if key not in sentence_keys:
+                    sentence_keys[key] = len(sentence_texts)
+                    sentence_texts.append(sentence.text)
+                    sentence_vector_rows.append(
+                        reusable.sentence_vectors[old_row] if reuse and reusable is not None else None
+                    )
+                chunk_rows.append(sentence_keys[key])
+            chunks.append(_renumber(chunk, len(chunks)))
+            chunk_vector_parts.append(vector)
+            rows.append(chunk_rows)
+    if not chunks:
+        raise CorpusError("The documents hold no indexable text (only boilerplate or blank lines).")
+
+    # Embedding is nearly all of a build's time, so it drives the progress bar (to 90 %).
+    to_embed = sum(p is None for p in chunk_vector_parts) + sum(r is None for r in sentence_vector_rows)
+    embedded = [0]
+
+    def advance(count: int) -> None:
+        embedded[0] += count
+        message = f"Embedding passages and sentences: {embedded[0]}/{to_embed}"
+        notify(0.9 * embedded[0] / max(to_embed, 1), message)
+
+    chunk_vectors = _fill(
+        chunk_vector_parts, [embedding_text(c.title, c.sentences) for c in chunks], embedder, advance
+    )
+    sentence_vectors = _fill(sentence_vector_rows, sentence_texts, embedder, advance)
+    notify(0.9, "Writing the index")
+    tokens = [tokenize(embedding_text(c.title, c.sentences)) for c in chunks]
+    doc_freq = Counter(term for doc in tokens for term in set(doc))
+
+    from rag.indexing.vectors import build_faiss, write_faiss
+
+    faiss_index, faiss_type = build_faiss(chunk_vectors)
+
+    def write_files(folder: Path) -> None:
+        from rag.indexing.lexical import import_bm25s
+
+        bm25s = import_bm25s()
+        with (folder / CHUNKS).open("w", encoding="utf-8") as out:
+            for chunk, chunk_rows in zip(chunks, rows):
+                out.write(json.dumps({**chunk.to_json(), "rows": chunk_rows}, ensure_ascii=False) + "\n")
+        np.save(folder / CHUNK_VECTORS, chunk_vectors)
+        np.save(folder / SENTENCE_VECTORS, sentence_vectors)
+        write_faiss(faiss_index, folder / FAISS)
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        bm25.save(str(folder / BM25), show_progress=False)
+        (folder / DOC_FREQ).write_text(json.dumps(doc_freq), encoding="utf-8")
+
+    now = time.time()
+    previous_times = reusable.manifest.indexed if reusable is not None else {}
+    manifest = Manifest(
+        indexed={  # unchanged files keep the time they were first embedded
+            document.source: previous_times.get(document.source, now) if reuse else now
+            for document, reuse in plan
+        },
+        embedder=embedder.id,
+        dimension=embedder.dimension,
+        chunker=settings.to_json(),
+        files={document.source: document.sha256 for document, _ in plan},
+        chunks=len(chunks),
+        sentences=len(sentence_texts),
+        faiss_type=faiss_type,
+        tokenizer=TOKENIZER_VERSION,
+    )
+    write_generation(index_dir, manifest, write_files)
+    report.chunks = len(chunks)
+    notify(1.0, "Index written")
+
+
+def _renumber(chunk: Chunk, new_id: int) -> Chunk:
+    from dataclasses import replace
+
+    return chunk if chunk.id == new_id else replace(chunk, id=new_id)
+
+
+def _fill(
+    parts: list, texts: list[str], embedder: Embedder, advance: Callable[[int], None] | None = None
+) -> np.ndarray:
+    """Stack reused vectors, embedding the texts of the rows that have none yet."""
+    import numpy as np
+
+    missing = [i for i, part in enumerate(parts) if part is None]
+    out = np.zeros((len(parts), embedder.dimension), dtype=np.float32)
+    # Sorting by length keeps padding small inside each batch: most of the encode cost.
+    # Longest first, in slices that are a multiple of the encode batch, so the batches (and
+    # so the vectors) are the same as those of one call over all texts.
+    order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)
+    step = _PROGRESS_STEP if advance is not None else max(len(order), 1)
+    for begin in range(0, len(order), step):  # in slices, so progress can be reported
+        rows = order[begin : begin + step]
+        out[rows] = embedder.encode([texts[i] for i in rows])
+        if advance is not None:
+            advance(len(rows))
+    for i, part in enumerate(parts):
+        if part is not None:
+            out[i] = part
+    return out

@@ -1,0 +1,134 @@
+"""A loaded index: chunks, their vectors, sentence vectors, FAISS and BM25, read from disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import IndexCorruptError
+from rag.indexing.store import (
+    BM25,
+    CHUNK_VECTORS,
+    CHUNKS,
+    DOC_FREQ,
+    FAISS,
+    SENTENCE_VECTORS,
+    Manifest,
+    live_generation,
+    read_manifest,
+    rebuild_hint,
+)
+from rag.records import Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+
+class ChunkTerms:
+    """The stemmed words of a chunk, of each of its sentences and of its title.
+
+    Computed on first use and kept (a few thousand chunks at most, the popular ones): both
+    the reranker and the answerer read them at query time, and stemming is the cost.
+    """
+
+    def __init__(self, chunks: list[Chunk]):
+        from functools import lru_cache
+
+        from rag.indexing.lexical import tokenize
+
+        self.text = lru_cache(maxsize=8192)(lambda position: tuple(tokenize(chunks[position].text)))
+        self.sentences = lru_cache(maxsize=8192)(
+            lambda position: tuple(frozenset(tokenize(s.text)) for s in chunks[position].sentences)
+        )
+        self.title = lru_cache(maxsize=8192)(lambda position: frozenset(tokenize(chunks[position].title)))
+
+
+@dataclass
+class Index:
+    """Everything retrieval and answering read, held in memory once per process."""
+
+    path: Path
+    manifest: Manifest
+    chunks: list[Chunk]
+    sentence_rows: list[list[int]]  # per chunk: rows of its sentences in sentence_vectors
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    faiss: Any
+    bm25: Any
+    doc_freq: dict[str, int]  # stemmed term -> number of chunks containing it
+
+    @property
+    def size(self) -> int:
+        """How many chunks the index holds."""
+        return len(self.chunks)
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        """The IDF weight of each distinct term over this index's chunks (see lexical.idf_weights)."""
+        from rag.indexing.lexical import idf_weights
+
+        return idf_weights(terms, self.doc_freq, self.size)
+
+    @cached_property
+    def terms(self) -> ChunkTerms:
+        return ChunkTerms(self.chunks)
+
+
+def load_index(index_dir: Path | str) -> Index:
+    """Load the live generation of an index folder.
+
+    Raises:
+        IndexNotFoundError: nothing was built there.
+        IndexCorruptError: a file is missing, truncated or unreadable; the message says how
+            to rebuild.
+        UnsupportedFormatError: written by an incompatible version.
+    """
+    index_dir = Path(index_dir)
+    generation = live_generation(index_dir)
+    manifest = read_manifest(generation, index_dir)
+    try:
+        return _read(generation, index_dir, manifest)
+    except IndexCorruptError:
+        raise
+    except Exception as error:  # FAISS, numpy and bm25s raise many types on bad bytes
+        raise IndexCorruptError(
+            f"The index in {index_dir} cannot be read ({type(error).__name__}: {error}); "
+            f"{rebuild_hint(index_dir)}."
+        ) from error
+
+
+def _read(generation: Path, index_dir: Path, manifest: Manifest) -> Index:
+    from rag.indexing.lexical import import_bm25s
+
+    bm25s = import_bm25s()
+    from rag.indexing.vectors import memory_map, read_faiss
+
+    chunks, rows = [], []
+    with (generation / CHUNKS).open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            rows.append(record.pop("rows"))
+            chunks.append(Chunk.from_json(record))
+    # Memory-mapped: retrieval and answering read a few dozen rows per question, so a large
+    # index needs no RAM for them (1.5 GB of chunk vectors alone at 1 M chunks).
+    chunk_vectors = memory_map(generation / CHUNK_VECTORS)
+    sentence_vectors = memory_map(generation / SENTENCE_VECTORS)
+    faiss_index = read_faiss(generation / FAISS, manifest.faiss_type, chunk_vectors)
+    bm25 = bm25s.BM25.load(str(generation / BM25), show_progress=False, verbosity=0)
+    doc_freq = json.loads((generation / DOC_FREQ).read_text(encoding="utf-8"))
+    consistent = (
+        len(chunks) == manifest.chunks == faiss_index.ntotal == len(chunk_vectors)
+        and len(sentence_vectors) == manifest.sentences
+        and all(0 <= r < len(sentence_vectors) for row in rows for r in row)
+    )
+    if not consistent:
+        raise IndexCorruptError(
+            f"The files of the index in {index_dir} disagree on their sizes; {rebuild_hint(index_dir)}."
+        )
+    return Index(
+        generation, manifest, chunks, rows, chunk_vectors, sentence_vectors, faiss_index, bm25, doc_freq
+    )

@@ -1,0 +1,210 @@
+"""The index on disk: a folder of plain files per generation, switched atomically.
+
+Layout of an index folder::
+
+    index/
+      CURRENT              name of the live generation, replaced atomically (os.replace)
+      gen-<time>-<id>/     one complete build
+        manifest.json      format version, embedder, chunker settings, per-file hashes, sizes
+        chunks.jsonl       one chunk per line, with the rows of its sentences' vectors
+        chunk_vectors.npy  float32 [chunks, dim], L2-normalised
+        sentence_vectors.npy float32 [sentences, dim]
+        faiss.index        FAISS index over chunk_vectors (inner product = cosine)
+        bm25/              bm25s index over the same chunks
+
+A build writes a new generation beside the live one and only then points CURRENT at it, so a
+crash mid-build leaves the previous index loadable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.errors import IndexCorruptError, IndexNotFoundError, UnsupportedFormatError
+
+FORMAT_VERSION = 1
+# Every name inside an index folder, here and nowhere else.
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+CHUNK_VECTORS = "chunk_vectors.npy"
+SENTENCE_VECTORS = "sentence_vectors.npy"
+FAISS = "faiss.index"
+BM25 = "bm25"
+DOC_FREQ = f"{BM25}/doc_freq.json"  # stemmed term -> chunks holding it, beside bm25s's own files
+LOCK = ".lock"
+GENERATION_PREFIX = "gen-"
+
+
+@dataclass
+class Manifest:
+    """What an index was built from and with; checked on every load."""
+
+    embedder: str
+    dimension: int
+    chunker: dict[str, Any]
+    files: dict[str, str]  # source -> sha256 of its content
+    chunks: int
+    sentences: int
+    faiss_type: str = "flat"
+    tokenizer: int = 1  # rag.indexing.lexical.TOKENIZER_VERSION of its BM25 words (1: before it was recorded)
+    format_version: int = FORMAT_VERSION
+    created: float = field(default_factory=time.time)
+    sizes: dict[str, int] = field(default_factory=dict)  # file name -> bytes, to spot truncation
+    indexed: dict[str, float] = field(default_factory=dict)  # source -> when its chunks were embedded
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> Manifest:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in row.items() if k in known})
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"rebuild it with `rag index --index {index_dir} PATHS…` (or delete {index_dir})"
+
+
+def live_generation(index_dir: Path) -> Path:
+    """The folder of the live generation.
+
+    Raises:
+        IndexNotFoundError: no index was ever built there.
+        IndexCorruptError: CURRENT points at a missing folder.
+    """
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        raise IndexNotFoundError(
+            f"No index in {index_dir}: build one with `rag index --index {index_dir} PATHS…`."
+        )
+    generation = index_dir / pointer.read_text(encoding="utf-8").strip()
+    if not generation.is_dir():
+        raise IndexCorruptError(f"The index in {index_dir} is incomplete; {rebuild_hint(index_dir)}.")
+    return generation
+
+
+def read_manifest(generation: Path, index_dir: Path) -> Manifest:
+    """Read and check a generation's manifest and the sizes of its files."""
+    try:
+        manifest = Manifest.from_json(json.loads((generation / MANIFEST).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as error:
+        raise IndexCorruptError(
+            f"The index manifest in {index_dir} is unreadable ({error}); {rebuild_hint(index_dir)}."
+        ) from error
+    if manifest.format_version != FORMAT_VERSION:
+        raise UnsupportedFormatError(
+            f"The index in {index_dir} has format version {manifest.format_version}; this rag "
+            f"reads version {FORMAT_VERSION}: {rebuild_hint(index_dir)}."
+        )
+    for name, size in manifest.sizes.items():
+        path = generation / name
+        if not path.is_file() or path.stat().st_size != size:
+            raise IndexCorruptError(
+                f"Index file {path} is missing or truncated; {rebuild_hint(index_dir)}."
+            )
+    return manifest
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index folder: other threads and processes wait.
+
+    filelock (maintained, portable: fcntl on POSIX, msvcrt on Windows) rather than raw
+    ``fcntl``, which does not exist on Windows.
+    """
+    from filelock import FileLock
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(index_dir / LOCK):
+        yield
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_generation(
+    index_dir: Path, manifest: Manifest, write_files: Callable[[Path], None]
+) -> Path:
+    """Write a new generation with ``write_files(folder)``, then make it live atomically.
+
+    Files are written into a temporary folder; only a complete, fsynced folder is renamed
+    into place and named in CURRENT. Older generations are removed afterwards.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{GENERATION_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    staging = index_dir / f".{name}.tmp"
+    staging.mkdir()
+    try:
+        write_files(staging)
+        manifest.sizes = {
+            p.relative_to(staging).as_posix(): p.stat().st_size
+            for p in sorted(staging.rglob("*"))
+            if p.is_file()
+        }
+        (staging / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1), encoding="utf-8")
+        for path in staging.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+        generation = index_dir / name
+        staging.rename(generation)
+        pointer_tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:8]}.tmp"
+        pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        with open(pointer_tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer_tmp, index_dir / CURRENT)
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for old in index_dir.iterdir():
+        if old.name != name and (old.name.startswith(GENERATION_PREFIX) or old.name.endswith(".tmp")):
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+    return generation
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """Per source file of an index: its chunks, document title and when it was embedded."""
+
+    chunks: Counter[str]
+    titles: dict[str, str]
+    indexed: dict[str, float]  # seconds since the epoch
+
+
+def read_summary(index_dir: Path) -> IndexSummary:
+    """What the documents list shows, read from the live generation without loading vectors.
+
+    An index folder with nothing built yet gives an empty summary.
+
+    Raises:
+        IndexCorruptError: the manifest or the chunk file is unreadable.
+    """
+    try:
+        generation = live_generation(index_dir)
+        manifest = read_manifest(generation, index_dir)
+    except IndexNotFoundError:
+        return IndexSummary(Counter(), {}, {})
+    counts: Counter[str] = Counter()
+    titles: dict[str, str] = {}
+    with (generation / CHUNKS).open(encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            counts[row["source"]] += 1
+            # Section titles read "Document › Section"; the first part names the document.
+            titles.setdefault(row["source"], row["title"].split(" › ")[0])
+    indexed = {source: manifest.indexed.get(source, manifest.created) for source in manifest.files}
+    return IndexSummary(counts, titles, indexed)

@@ -1,0 +1,152 @@
+"""Split a document into titled sections of clean sentences, keeping original offsets.
+
+What the text shows is used, nothing more:
+
+* a ``•`` line whose text is repeated on the next line is an article title (tag pages list
+  articles this way); other ``•`` lines are list items;
+* a Markdown ``#`` line, or a short line without closing punctuation that is followed by
+  more text, is a heading;
+* the first heading is the document title; section titles read ``Document › Heading``;
+  a heading is also the first sentence of its section (datelines and names live there),
+  while an article title's repeated line is dropped (every chunk carries the title).
+
+Boilerplate lines and exact repeats of an earlier sentence are dropped here, so every later
+stage sees only content while the offsets still point into the original file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.ingest.cleaning import is_boilerplate, repeat_key
+from rag.ingest.text import normalise, split_sentences, undouble
+from rag.records import Section, Sentence
+
+_BULLET = re.compile(r"^\s*•\s*")
+_MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_MARKDOWN_HEADING_RAW = re.compile(r"#{1,6}[ \t]+")
+_MAX_HEADING_WORDS = 14
+_CLOSING_PUNCTUATION = tuple(".!?:;,…\"”)")
+
+
+@dataclass(frozen=True)
+class _Line:
+    start: int
+    end: int
+    text: str  # normalised
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+def _lines(original: str) -> list[_Line]:
+    lines, offset = [], 0
+    for raw in original.splitlines(keepends=True):
+        body = raw.rstrip("\r\n")
+        text = normalise(body)
+        if text:
+            lead = len(body) - len(body.lstrip())
+            lines.append(_Line(offset + lead, offset + len(body.rstrip()), text))
+        offset += len(raw)
+    return lines
+
+
+def _is_heading(line: _Line, following: _Line | None) -> bool:
+    if _MARKDOWN_HEADING.match(line.text):
+        return True
+    if following is None or _BULLET.match(line.text) or _continues(line, following):
+        return False
+    return (
+        line.words <= _MAX_HEADING_WORDS
+        and not line.text.endswith(_CLOSING_PUNCTUATION)
+        and line.text[0].isupper()
+        and following.words > line.words
+    )
+
+
+def _is_article_title(line: _Line, following: _Line | None) -> bool:
+    if not _BULLET.match(line.text) or following is None:
+        return False
+    return repeat_key(_BULLET.sub("", line.text)) == repeat_key(following.text)
+
+
+def _continues(previous: _Line, line: _Line) -> bool:
+    """A hard-wrapped paragraph: the previous line stops mid-sentence, this one goes on."""
+    return not previous.text.endswith(_CLOSING_PUNCTUATION) and line.text[0].islower()
+
+
+def parse_sections(original: str, title: str = "") -> list[Section]:
+    """Turn a file's text into sections of de-duplicated, boilerplate-free sentences.
+
+    Args:
+        original: the document's text; sentence offsets point into it.
+        title: the document title when the corpus gives one (JSONL corpora).
+    """
+    lines = [line for line in _lines(original) if not is_boilerplate(line.text)]
+    doc_title = title
+    parent = title  # the article a heading belongs to, else the document title
+    sections: list[Section] = []
+    sentences: list[Sentence] = []  # the section being filled
+    seen: set[str] = set()
+
+    heading_only: list[Sentence] = []  # a heading with no text yet: joins the next heading's section
+
+    def close() -> None:
+        nonlocal heading_only
+        if sentences and len(sentences) == len(heading_only):
+            return  # only the heading so far; the caller decides where it goes
+        if sentences:
+            # Text before any heading is titled by its own opening words.
+            fallback = title or doc_title or _shorten(sentences[0].text)
+            sections.append(Section(fallback, tuple(sentences)))
+        heading_only = []
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        following = lines[i + 1] if i + 1 < len(lines) else None
+        if _is_article_title(line, following):
+            # The title lives on in every chunk's title; its echo line is an exact repeat.
+            # A page header left without text ("Tag: OpenAI") belongs to no article.
+            close()
+            title = parent = _BULLET.sub("", line.text)
+            sentences, heading_only = [], []
+            i += 2
+            continue
+        if _is_heading(line, following):
+            heading = undouble(_MARKDOWN_HEADING.sub("", line.text))
+            if not doc_title:
+                doc_title = parent = heading
+            close()
+            title = heading if heading == parent else f"{parent} › {heading}"
+            # A heading is also text of its section: datelines and names live in headings.
+            marker = _MARKDOWN_HEADING_RAW.match(original, line.start)
+            own = [s for s in split_sentences(original, marker.end() if marker else line.start, line.end)
+                   if repeat_key(s.text) not in seen]
+            seen.update(repeat_key(s.text) for s in own)
+            sentences = heading_only + own  # a heading with no text of its own joins this one
+            heading_only = list(sentences)
+            i += 1
+            continue
+        # Join the lines of a hard-wrapped paragraph so sentences may cross line breaks.
+        end = line.end
+        while i + 1 < len(lines) and _continues(lines[i], lines[i + 1]):
+            i += 1
+            end = lines[i].end
+        for sentence in split_sentences(original, line.start, end):
+            key = repeat_key(sentence.text)
+            if key in seen:
+                continue
+            seen.add(key)
+            sentences.append(sentence)
+        heading_only = []
+        i += 1
+    heading_only = []  # a trailing heading still counts as text
+    close()
+    return sections
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
