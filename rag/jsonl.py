@@ -10,7 +10,9 @@ from typing import Any
 from rag.errors import RagError
 
 
-def read_jsonl(path: Path | str, *, error: type[RagError] = RagError, hint: str = "") -> Iterator[tuple[int, Any]]:
+def read_jsonl(
+    path: Path | str, *, error: type[RagError] = RagError, hint: str = ""
+) -> Iterator[tuple[int, Any]]:
     """Yield ``(line number, parsed value)`` for every non-blank line of ``path``, in order.
 
     ``error`` is the exception raised for a missing file or a line that is not JSON, and

@@ -52,9 +52,11 @@ class AddReport:
 
     @property
     def stored(self) -> list[str]:
+        """The files written to the corpus folder: added and replaced ones."""
         return self.added + self.replaced
 
     def summary(self) -> str:
+        """One line for the UI: chunks and files indexed, replaced, unchanged and refused."""
         parts = []
         if self.stored:
             parts.append(

@@ -48,9 +48,11 @@ class Chunk:
 
     @property
     def clean_text(self) -> str:
+        """The chunk's cleaned sentences joined by spaces (what is matched, not what is cited)."""
         return " ".join(s.text for s in self.sentences)
 
     def to_json(self) -> dict[str, Any]:
+        """The chunk as one JSON object of chunks.jsonl."""
         return {
             "id": self.id,
             "source": self.source,
@@ -63,6 +65,7 @@ class Chunk:
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Chunk:
+        """A chunk from its JSON object in chunks.jsonl."""
         return cls(
             id=row["id"],
             source=row["source"],
@@ -140,6 +143,7 @@ class AnswerSentence:
 
     @property
     def supported(self) -> bool:
+        """True when the sentence cites a passage."""
         return self.citation is not None
 
 

@@ -1,4 +1,12 @@
-"""Shared fixtures: the real embedder and one seed index built once per test session."""
+"""Shared fixtures: the real embedder and one seed index built once per test session, and
+their deterministic stand-ins (HashEmbedder) for the fast lane.
+
+Markers (pyproject.toml): ``model`` (loads all-MiniLM-L6-v2), ``browser`` (drives
+chromium), ``benchmark`` (reads ../shared/benchmarks), ``llm`` (runs SmolLM2 or a llama.cpp
+server). A test using a fixture that loads the model is marked ``model`` here
+automatically; `make test-fast` deselects all four, and in that lane loading the real model
+fails the test, so an unmarked model test cannot slip in and slow the lane down.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,79 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SHARED_BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+
+
+# Fixtures that load the real embedding model: a test using any of them is a `model` test.
+MODEL_FIXTURES = frozenset(
+    {
+        "embedder",
+        "built_seed_index",
+        "seed_index_copy",
+        "engine",
+        "injected_engine",
+        "smollm2",
+        "llama_server",
+    }
+)
+LLM_FIXTURES = frozenset({"smollm2", "llama_server"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & MODEL_FIXTURES:
+            item.add_marker(pytest.mark.model)
+        if used & LLM_FIXTURES:
+            item.add_marker(pytest.mark.llm)
+
+
+@pytest.fixture(autouse=True)
+def _fast_lane_never_loads_the_model(request, monkeypatch):
+    """In a run that deselects `model`, loading the real model is a test bug: say which mark is missing."""
+    if "not model" not in (request.config.getoption("-m") or "") or request.node.get_closest_marker("model"):
+        return
+    from rag.indexing import embedders
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(
+            "This test loads the real embedding model: mark it `model` (or use fake_embedder)."
+        )
+
+    monkeypatch.setattr(embedders.SentenceTransformerEmbedder, "__init__", refuse)
+
+
+@pytest.fixture(scope="session")
+def fake_embedder():
+    """The deterministic hashing embedder: no model, same interface."""
+    from rag.indexing.embedders import HashEmbedder
+
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def fake_seed_index(tmp_path_factory, fake_embedder) -> Path:
+    """The seeds indexed once with the fake embedder (tests that modify it take a copy)."""
+    from rag.indexing.build import build_index
+    from rag.ingest.loading import load_paths
+
+    index_dir = tmp_path_factory.mktemp("fake-seed-index") / "index"
+    build_index(load_paths([SEEDS]), index_dir, embedder=fake_embedder)
+    return index_dir
+
+
+@pytest.fixture()
+def fake_index_copy(fake_seed_index, tmp_path) -> Path:
+    target = tmp_path / "fake-index"
+    shutil.copytree(fake_seed_index, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def fake_engine(fake_seed_index, fake_embedder):
+    from rag.engine import Engine
+    from rag.indexing.index import load_index
+
+    return Engine.open(load_index(fake_seed_index), fake_embedder)
 
 
 @pytest.fixture(scope="session")

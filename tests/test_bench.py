@@ -39,6 +39,8 @@ def test_synthetic_vectors_are_normalised_and_clustered():
     assert best.min() > typical + 0.3  # neighbours are much nearer than random pairs: not noise
 
 
+@pytest.mark.benchmark
+@pytest.mark.model
 def test_tiny_benchmark_run_writes_every_figure(tmp_path):
     from bench.report import table
     from bench.run import run
@@ -85,6 +87,8 @@ def _tiny_corpus(folder: Path, seeds_dir: Path) -> tuple[Path, Path]:
     return corpus, questions
 
 
+@pytest.mark.benchmark
+@pytest.mark.model
 @pytest.mark.skipif(not BENCH_PYTHON.exists(), reason="no .venv-bench: `make bench-install` creates it")
 @pytest.mark.parametrize("peer", ["langchain", "llamaindex"])
 def test_peer_benchmark_runs_in_the_bench_venv(peer, tmp_path, seeds_dir):
@@ -103,6 +107,7 @@ def test_peer_benchmark_runs_in_the_bench_venv(peer, tmp_path, seeds_dir):
 
 @needs_squad
 @pytest.mark.benchmark
+@pytest.mark.model
 def test_ingest_texts_match_what_rag_embeds(tmp_path):
     """The raw-encoder baseline encodes exactly the texts a build embeds, no more, no fewer."""
     from bench.ingest import embedded_texts

@@ -11,18 +11,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.ports import on_free_port
+
 CHROMIUM = Path("/usr/bin/chromium")
 # A browser that is missing must not pass silently in CI, where the Makefile installs it.
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() and not os.environ.get("CI"),
-    reason="Debian chromium is not installed (make test installs it)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.model,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason="Debian chromium is not installed (make test installs it)",
+    ),
+]
 WAIT_MS = 90_000  # generous: two shared cores, and the first question warms the model up
 NEW_DOCUMENT = """# Acme Robotics buys Widget Gears
 
@@ -31,12 +36,6 @@ on 3 March 2025.
 The deal cost Acme Robotics $12 million in cash, paid in two instalments.
 Widget Gears employs 85 people in Tampere, Finland, and will keep its own brand after the purchase.
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +63,7 @@ def server(built_seed_index, tmp_path_factory):
     shutil.copytree(Path(__file__).resolve().parent.parent / "seeds", corpus)
     shutil.copytree(built_seed_index, index)  # the same files: the app starts without a rebuild
     app = build_app([Library("seeds", corpus, index)])
-    url = serve(app, host="127.0.0.1", port=_free_port(), block=False)
+    url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
     yield url
     app.close()
 

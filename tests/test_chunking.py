@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from rag.ingest.chunking import ChunkerSettings, chunk_sections, embedding_text
@@ -35,7 +37,9 @@ def test_no_chunk_exceeds_the_budget_or_the_embedder_limit(seeds_dir, embedder, 
 
 
 def test_sentences_are_never_cut_unless_too_long(seeds_dir):
-    original, chunks = chunk_file(seeds_dir / "001_e7367d59c646826d.txt", ChunkerSettings(max_tokens=64, overlap_tokens=0))
+    original, chunks = chunk_file(
+        seeds_dir / "001_e7367d59c646826d.txt", ChunkerSettings(max_tokens=64, overlap_tokens=0)
+    )
     sentences = {(s.start, s.end) for section in parse_sections(original) for s in section.sentences}
     for chunk in chunks:
         for sentence in chunk.sentences:
@@ -53,8 +57,10 @@ def test_an_over_long_sentence_is_split_within_the_embedder_limit(embedder):
 
 
 def test_overlap_repeats_trailing_sentences(seeds_dir):
-    _, chunks = chunk_file(seeds_dir / "002_de42bf26e336e8bb.txt", ChunkerSettings(max_tokens=80, overlap_tokens=40))
-    same_section = [(a, b) for a, b in zip(chunks, chunks[1:]) if a.title == b.title]
+    _, chunks = chunk_file(
+        seeds_dir / "002_de42bf26e336e8bb.txt", ChunkerSettings(max_tokens=80, overlap_tokens=40)
+    )
+    same_section = [(a, b) for a, b in itertools.pairwise(chunks) if a.title == b.title]
     assert same_section
     assert any(set(a.sentences) & set(b.sentences) for a, b in same_section)
 

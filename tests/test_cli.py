@@ -1,10 +1,14 @@
+import pytest
+
 from rag.cli import main
 
 TAG_PAGE = "003_dd93d9c36f4005fd.txt"
 
 
 def test_rag_ask_prints_answer_and_sources(built_seed_index, capsys):
-    code = main(["ask", "How many parameters does Mistral Medium 3.5 have?", "--index", str(built_seed_index)])
+    code = main(
+        ["ask", "How many parameters does Mistral Medium 3.5 have?", "--index", str(built_seed_index)]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "128-billion-parameter" in out
@@ -24,6 +28,7 @@ def test_empty_question_on_the_cli(built_seed_index, capsys):
     assert "empty" in capsys.readouterr().err
 
 
+@pytest.mark.model
 def test_rag_index_reports_and_is_incremental(tmp_path, corpus_copy, capsys):
     index = tmp_path / "idx"
     assert main(["index", str(corpus_copy), "--index", str(index)]) == 0

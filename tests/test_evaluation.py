@@ -9,7 +9,9 @@ from .conftest import ROOT
 
 
 def test_the_seed_eval_set_is_well_formed(seeds_dir):
-    rows = [json.loads(line) for line in (ROOT / "eval" / "qa.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line) for line in (ROOT / "eval" / "qa.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert len(rows) >= 70
     answerable = [r for r in rows if r["answers"]]
     assert len(rows) - len(answerable) >= 10
@@ -51,6 +53,7 @@ def test_auroc_counts_ties_as_half():
     assert auroc([outcome(True, 0.5), outcome(False, 0.5)]) == 0.5
 
 
+@pytest.mark.model
 def test_rag_eval_runs_on_the_seed_set(capsys):
     from rag.cli import main
 

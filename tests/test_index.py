@@ -1,3 +1,9 @@
+"""Index plumbing: incremental builds, atomic generations, corruption and format checks.
+
+These run on the deterministic HashEmbedder (the fast lane); the real model's index is
+exercised by the retrieval, answer and UI tests.
+"""
+
 import json
 
 import numpy as np
@@ -12,10 +18,10 @@ from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import load_paths
 
 
-def test_manifest_records_what_the_index_was_built_from(built_seed_index, seeds_dir, embedder):
-    index = load_index(built_seed_index)
+def test_manifest_records_what_the_index_was_built_from(fake_seed_index, seeds_dir, fake_embedder):
+    index = load_index(fake_seed_index)
     manifest = index.manifest
-    assert manifest.embedder == embedder.id and manifest.dimension == 384
+    assert manifest.embedder == fake_embedder.id and manifest.dimension == 384
     assert manifest.chunker["max_tokens"] == ChunkerSettings().max_tokens
     assert set(manifest.files) == {p.name for p in seeds_dir.iterdir()}
     assert manifest.chunks == index.size == index.faiss.ntotal
@@ -23,71 +29,84 @@ def test_manifest_records_what_the_index_was_built_from(built_seed_index, seeds_
     assert np.allclose(norms, 1.0, atol=1e-4)  # L2-normalised: inner product is cosine
 
 
-def test_unchanged_corpus_is_not_rebuilt(seed_index_copy, seeds_dir, embedder):
-    before = live_generation(seed_index_copy)
-    report = build_index(load_paths([seeds_dir]), seed_index_copy, embedder=embedder)
+def test_unchanged_corpus_is_not_rebuilt(fake_index_copy, seeds_dir, fake_embedder):
+    before = live_generation(fake_index_copy)
+    report = build_index(load_paths([seeds_dir]), fake_index_copy, embedder=fake_embedder)
     assert report.up_to_date
-    assert live_generation(seed_index_copy) == before
+    assert live_generation(fake_index_copy) == before
 
 
-def test_only_changed_files_are_reembedded(seed_index_copy, corpus_copy, embedder, monkeypatch):
-    old = load_index(seed_index_copy)
+def test_only_changed_files_are_reembedded(fake_index_copy, corpus_copy, fake_embedder, monkeypatch):
+    old = load_index(fake_index_copy)
     changed = corpus_copy / "001_e7367d59c646826d.txt"
-    changed.write_text(changed.read_text(encoding="utf-8") + "\nThe Commission also met Mistral AI on Tuesday.\n", encoding="utf-8")
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + "\nThe Commission also met Mistral AI on Tuesday.\n",
+        encoding="utf-8",
+    )
     (corpus_copy / "002_de42bf26e336e8bb.txt").unlink()
-    (corpus_copy / "new.md").write_text("# Zebras\nZebras in Kenya number about 2,000 in the reserve.\n", encoding="utf-8")
+    (corpus_copy / "new.md").write_text(
+        "# Zebras\nZebras in Kenya number about 2,000 in the reserve.\n", encoding="utf-8"
+    )
 
     encoded: list[str] = []
-    original_encode = embedder.encode
-    monkeypatch.setattr(embedder, "encode", lambda texts, **kw: encoded.extend(texts) or original_encode(texts, **kw))
-    report = build_index(load_paths([corpus_copy]), seed_index_copy, embedder=embedder)
+    original_encode = fake_embedder.encode
+    monkeypatch.setattr(
+        fake_embedder, "encode", lambda texts, **kw: encoded.extend(texts) or original_encode(texts, **kw)
+    )
+    report = build_index(load_paths([corpus_copy]), fake_index_copy, embedder=fake_embedder)
 
     assert report.changed == ["001_e7367d59c646826d.txt"]
     assert report.added == ["new.md"] and report.removed == ["002_de42bf26e336e8bb.txt"]
     assert report.unchanged == 3
-    new = load_index(seed_index_copy)
+    new = load_index(fake_index_copy)
     unchanged_sources = {"000_01f05ed4881d1083.txt", "003_dd93d9c36f4005fd.txt", "004_1b3da3c838341435.txt"}
     # Unchanged files keep their vectors bit for bit; nothing of theirs was embedded again.
-    old_vectors = {(c.source, c.start): v for c, v in zip(old.chunks, old.chunk_vectors)}
-    for chunk, vector in zip(new.chunks, new.chunk_vectors):
+    old_vectors = {(c.source, c.start): v for c, v in zip(old.chunks, old.chunk_vectors, strict=True)}
+    for chunk, vector in zip(new.chunks, new.chunk_vectors, strict=True):
         if chunk.source in unchanged_sources:
             assert np.array_equal(old_vectors[(chunk.source, chunk.start)], vector)
     assert not any(c.source == "002_de42bf26e336e8bb.txt" for c in new.chunks)
     assert any("Zebras" in t for t in encoded)
     assert not any("Mistral Medium 3.5" in t for t in encoded)  # 003 was not re-embedded
-    answer = Engine.open(new, embedder).ask("How many zebras are in the reserve?")
-    assert answer.citations[0].source == "new.md" and "2,000" in answer.text
+    passage = Engine.open(new, fake_embedder).retrieve("How many zebras are in the reserve?")[0]
+    assert passage.source == "new.md" and "2,000" in passage.text
 
 
-def test_a_new_tokenizer_rebuilds_bm25_without_embedding(seed_index_copy, seeds_dir, embedder, monkeypatch):
+def test_a_new_tokenizer_rebuilds_bm25_without_embedding(
+    fake_index_copy, seeds_dir, fake_embedder, monkeypatch
+):
     from rag.indexing.lexical import TOKENIZER_VERSION
 
-    before = load_index(seed_index_copy)
-    manifest_file = live_generation(seed_index_copy) / MANIFEST
+    before = load_index(fake_index_copy)
+    manifest_file = live_generation(fake_index_copy) / MANIFEST
     manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     manifest_file.write_text(json.dumps({**manifest, "tokenizer": 1}), encoding="utf-8")  # an older build
-    monkeypatch.setattr(embedder, "encode", lambda texts, **kw: pytest.fail("nothing may be re-embedded"))
+    monkeypatch.setattr(
+        fake_embedder, "encode", lambda texts, **kw: pytest.fail("nothing may be re-embedded")
+    )
 
-    report = build_index(load_paths([seeds_dir]), seed_index_copy, embedder=embedder)
+    report = build_index(load_paths([seeds_dir]), fake_index_copy, embedder=fake_embedder)
 
     assert report.up_to_date and report.retokenized and "re-tokenized" in report.summary()
-    after = load_index(seed_index_copy)
+    after = load_index(fake_index_copy)
     assert after.manifest.tokenizer == TOKENIZER_VERSION
     assert np.array_equal(np.asarray(before.chunk_vectors), np.asarray(after.chunk_vectors))
     # "2Anthropic still refuses…" in the seeds' key takeaways: the glued list number is split off.
     assert "2anthrop" not in after.doc_freq and after.bm25.vocab_dict.get("anthrop") is not None
-    assert build_index(load_paths([seeds_dir]), seed_index_copy, embedder=embedder).retokenized is False
+    assert build_index(load_paths([seeds_dir]), fake_index_copy, embedder=fake_embedder).retokenized is False
 
 
-def test_other_chunker_settings_rebuild_everything(seed_index_copy, seeds_dir, embedder):
+def test_other_chunker_settings_rebuild_everything(fake_index_copy, seeds_dir, fake_embedder):
     settings = ChunkerSettings(max_tokens=96, overlap_tokens=16)
-    report = build_index(load_paths([seeds_dir]), seed_index_copy, embedder=embedder, settings=settings)
+    report = build_index(load_paths([seeds_dir]), fake_index_copy, embedder=fake_embedder, settings=settings)
     assert report.changed == sorted(p.name for p in seeds_dir.iterdir()) and report.unchanged == 0
-    assert load_index(seed_index_copy).manifest.chunker["max_tokens"] == 96
+    assert load_index(fake_index_copy).manifest.chunker["max_tokens"] == 96
 
 
-def test_a_crash_mid_build_leaves_the_previous_index_loadable(seed_index_copy, corpus_copy, embedder, monkeypatch):
-    before = load_index(seed_index_copy)
+def test_a_crash_mid_build_leaves_the_previous_index_loadable(
+    fake_index_copy, corpus_copy, fake_embedder, monkeypatch
+):
+    before = load_index(fake_index_copy)
     (corpus_copy / "extra.txt").write_text("Extra document with new facts about llamas.", encoding="utf-8")
 
     import rag.indexing.vectors
@@ -98,10 +117,10 @@ def test_a_crash_mid_build_leaves_the_previous_index_loadable(seed_index_copy, c
 
     monkeypatch.setattr(rag.indexing.vectors, "write_faiss", crash)
     with pytest.raises(OSError, match="disk full"):
-        build_index(load_paths([corpus_copy]), seed_index_copy, embedder=embedder)
-    after = load_index(seed_index_copy)
+        build_index(load_paths([corpus_copy]), fake_index_copy, embedder=fake_embedder)
+    after = load_index(fake_index_copy)
     assert after.path == before.path and after.size == before.size
-    assert not [p for p in seed_index_copy.iterdir() if p.name.endswith(".tmp")]  # staging cleaned up
+    assert not [p for p in fake_index_copy.iterdir() if p.name.endswith(".tmp")]  # staging cleaned up
 
 
 def _generation_file(index_dir, name):
@@ -109,44 +128,44 @@ def _generation_file(index_dir, name):
 
 
 @pytest.mark.parametrize("name", ["faiss.index", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy"])
-def test_truncated_index_files_give_a_rebuild_hint(seed_index_copy, name):
-    path = _generation_file(seed_index_copy, name)
+def test_truncated_index_files_give_a_rebuild_hint(fake_index_copy, name):
+    path = _generation_file(fake_index_copy, name)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(IndexCorruptError, match="rag index"):
-        load_index(seed_index_copy)
+        load_index(fake_index_copy)
 
 
-def test_corrupt_faiss_bytes_of_the_right_size_give_a_rebuild_hint(seed_index_copy):
-    path = _generation_file(seed_index_copy, "faiss.index")
+def test_corrupt_faiss_bytes_of_the_right_size_give_a_rebuild_hint(fake_index_copy):
+    path = _generation_file(fake_index_copy, "faiss.index")
     path.write_bytes(b"\0" * path.stat().st_size)  # same size: only FAISS itself can tell
     with pytest.raises(IndexCorruptError, match="rag index"):
-        load_index(seed_index_copy)
+        load_index(fake_index_copy)
 
 
-def test_missing_index_and_old_formats(tmp_path, seed_index_copy):
+def test_missing_index_and_old_formats(tmp_path, fake_index_copy):
     with pytest.raises(IndexNotFoundError, match="rag index"):
         load_index(tmp_path / "nowhere")
-    manifest_path = _generation_file(seed_index_copy, MANIFEST)
+    manifest_path = _generation_file(fake_index_copy, MANIFEST)
     manifest = json.loads(manifest_path.read_text())
     manifest["format_version"] = 999
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(UnsupportedFormatError, match="rebuild"):
-        load_index(seed_index_copy)
-    (seed_index_copy / CURRENT).write_text("gen-missing\n")
+        load_index(fake_index_copy)
+    (fake_index_copy / CURRENT).write_text("gen-missing\n")
     with pytest.raises(IndexCorruptError):
-        load_index(seed_index_copy)
+        load_index(fake_index_copy)
 
 
-def test_a_corrupt_index_is_rebuilt_by_the_next_build(seed_index_copy, seeds_dir, embedder):
-    path = _generation_file(seed_index_copy, "faiss.index")
+def test_a_corrupt_index_is_rebuilt_by_the_next_build(fake_index_copy, seeds_dir, fake_embedder):
+    path = _generation_file(fake_index_copy, "faiss.index")
     path.write_bytes(b"garbage")
-    report = build_index(load_paths([seeds_dir]), seed_index_copy, embedder=embedder)
+    report = build_index(load_paths([seeds_dir]), fake_index_copy, embedder=fake_embedder)
     assert not report.up_to_date
-    assert load_index(seed_index_copy).size == report.chunks
+    assert load_index(fake_index_copy).size == report.chunks
 
 
-def test_index_built_with_another_embedder_is_refused(built_seed_index, embedder):
-    index = load_index(built_seed_index)
+def test_index_built_with_another_embedder_is_refused(fake_seed_index, fake_embedder):
+    index = load_index(fake_seed_index)
     index.manifest.embedder = "some-other-model"
     with pytest.raises(EmbedderMismatchError, match="rag index"):
-        Engine.open(index, embedder)
+        Engine.open(index, fake_embedder)

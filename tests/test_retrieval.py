@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from rag.evaluation.datasets import load_benchmark_examples
@@ -35,20 +36,35 @@ def test_overlapping_chunks_are_folded_into_one_passage(engine, seeds_dir):
                 assert a.end <= b.start or b.end <= a.start
 
 
-def test_rrf_fusion_is_available_for_comparison(engine):
-    retriever = Retriever(engine.index, engine.embedder, RetrieverSettings(fusion="rrf", mode="hybrid"))
+def test_rrf_fusion_is_available_for_comparison(fake_engine):
+    retriever = Retriever(
+        fake_engine.index, fake_engine.embedder, RetrieverSettings(fusion="rrf", mode="hybrid")
+    )
     hits = retriever.search("Who leads OpenAI's robotics team?").hits
     assert hits and all(h.score > 0 for h in hits)
 
 
+@pytest.mark.model
 def test_jsonl_corpus_cites_corpus_ids(tmp_path):
     from rag.api import ask, build_index, retrieve
 
     corpus = tmp_path / "corpus.jsonl"
     rows = [
-        {"id": "doc-volcano", "title": "Volcanoes", "text": "Mount Etna is the tallest active volcano in Europe. It stands on Sicily."},
-        {"id": "doc-river", "title": "Rivers", "text": "The Danube flows through ten countries before reaching the Black Sea."},
-        {"id": "doc-bridge", "title": "Bridges", "text": "The Millau Viaduct in France is the tallest bridge in the world."},
+        {
+            "id": "doc-volcano",
+            "title": "Volcanoes",
+            "text": "Mount Etna is the tallest active volcano in Europe. It stands on Sicily.",
+        },
+        {
+            "id": "doc-river",
+            "title": "Rivers",
+            "text": "The Danube flows through ten countries before reaching the Black Sea.",
+        },
+        {
+            "id": "doc-bridge",
+            "title": "Bridges",
+            "text": "The Millau Viaduct in France is the tallest bridge in the world.",
+        },
     ]
     corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     report = build_index(jsonl=corpus, index=tmp_path / "idx")
@@ -69,8 +85,16 @@ def test_the_reranker_rewards_the_questions_phrases(tmp_path, embedder):
     from rag.search.reranking import RERANK_FEATURES
 
     rows = [
-        {"id": "apart", "title": "Notes", "text": "The period of study was long. Incubation of samples took a week."},
-        {"id": "phrase", "title": "Notes", "text": "The incubation period of the virus was a week in this study."},
+        {
+            "id": "apart",
+            "title": "Notes",
+            "text": "The period of study was long. Incubation of samples took a week.",
+        },
+        {
+            "id": "phrase",
+            "title": "Notes",
+            "text": "The incubation period of the virus was a week in this study.",
+        },
     ]
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
@@ -78,9 +102,17 @@ def test_the_reranker_rewards_the_questions_phrases(tmp_path, embedder):
     engine = Engine.open(load_index(tmp_path / "idx"), embedder)
     candidates = engine.retriever.candidates("What is the incubation period of the virus?")
     hits = engine.retriever.rank(candidates, "hybrid")
-    features = dict(zip((engine.index.chunks[h.position].source for h in hits), engine.retriever.reranker.features(candidates, hits)))
+    features = dict(
+        zip(
+            (engine.index.chunks[h.position].source for h in hits),
+            engine.retriever.reranker.features(candidates, hits),
+            strict=True,
+        )
+    )
     phrase, phrase3 = RERANK_FEATURES.index("phrase"), RERANK_FEATURES.index("phrase3")
-    assert features["phrase"][phrase] == 1.0 and features["apart"][phrase] == 0.0  # "incubation period", "period virus"
+    assert (
+        features["phrase"][phrase] == 1.0 and features["apart"][phrase] == 0.0
+    )  # "incubation period", "period virus"
     assert features["phrase"][phrase3] == 1.0 and features["apart"][phrase3] == 0.0
     assert engine.index.chunks[engine.retriever.rank(candidates)[0].position].source == "phrase"
 
@@ -104,7 +136,9 @@ def test_squad_slice_retrieval_quality(tmp_path, embedder):
     examples = [e for e in load_benchmark_examples(folder) if e.sources <= ids][::5][:120]
     candidates = [engine.retriever.candidates(e.question) for e in examples]
     figures = {
-        mode: retrieval_figures(examples, [to_passages(engine.index, engine.retriever.rank(c, mode)[:20]) for c in candidates])
+        mode: retrieval_figures(
+            examples, [to_passages(engine.index, engine.retriever.rank(c, mode)[:20]) for c in candidates]
+        )
         for mode in MODES
     }
     print(figures)
@@ -114,3 +148,32 @@ def test_squad_slice_retrieval_quality(tmp_path, embedder):
     assert figures["rerank"]["hit@1"] >= figures["bm25"]["hit@1"]
     assert figures["rerank"]["hit@5"] >= figures["bm25"]["hit@5"]
     assert figures["rerank"]["mrr@10"] > figures["dense"]["mrr@10"]
+
+
+def test_settings_refuse_misspelt_weights_and_out_of_range_values():
+    from rag.answer.extractive import AnswerSettings
+    from rag.search.reranking import RerankSettings
+
+    with pytest.raises(ValueError, match="unknown feature.*cosin"):
+        AnswerSettings(weights={"cosin": 0.2})
+    with pytest.raises(ValueError, match="unknown feature.*titel"):
+        RerankSettings(weights={"titel": 0.1})
+    with pytest.raises(ValueError, match="dense_weight"):
+        RetrieverSettings(dense_weight=1.5)
+    with pytest.raises(ValueError, match="mode"):
+        RetrieverSettings(mode="semantic")  # type: ignore[arg-type]
+
+
+def test_the_fake_embedder_is_deterministic_and_normalised(fake_embedder):
+    vectors = fake_embedder.encode(["The harbour of Kotka", "the harbour of kotka", "Quantum physics"])
+    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vectors[0], vectors[1]) and abs(float(vectors[0] @ vectors[2])) < 0.5
+    assert np.array_equal(
+        vectors, fake_embedder.encode(["The harbour of Kotka", "the harbour of kotka", "Quantum physics"])
+    )
+
+
+def test_the_fake_engine_retrieves_the_passage_holding_the_words(fake_engine):
+    passages = fake_engine.retrieve("Thomas Regnier Commission spokesperson", k=3)
+    assert "Regnier" in passages[0].text and "spokesperson" in passages[0].text
+    assert [p.rank for p in passages] == [1, 2, 3]

@@ -33,7 +33,10 @@ def test_repeated_paragraphs_and_boilerplate_are_dropped(seeds_dir):
 
 
 def test_headings_title_their_sections():
-    text = "My Report\nThe first paragraph is long enough to follow.\nResults\nThe second paragraph says more things.\n"
+    text = (
+        "My Report\nThe first paragraph is long enough to follow.\n"
+        "Results\nThe second paragraph says more things.\n"
+    )
     sections = parse_sections(text)
     assert [s.title for s in sections] == ["My Report", "My Report › Results"]
 

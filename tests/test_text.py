@@ -37,7 +37,12 @@ def test_doubled_phrases_are_undoubled():
 
 @pytest.mark.parametrize(
     "line",
-    ["RECOMMENDED STORIES", "Gratuit · Pas de spam · Désabonnement en 1 clic", "📄", "← Back to OpenAI updates"],
+    [
+        "RECOMMENDED STORIES",
+        "Gratuit · Pas de spam · Désabonnement en 1 clic",
+        "📄",
+        "← Back to OpenAI updates",
+    ],
 )
 def test_boilerplate_lines(line):
     assert is_boilerplate(line)

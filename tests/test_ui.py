@@ -1,8 +1,8 @@
-import socket
 from dataclasses import replace
 
 import pytest
 
+from tests.ports import on_free_port
 from ui.chat import open_document, respond, show_citation
 from ui.panels import document_html, sources_html
 from ui.render import NOT_FOUND_HEADING, answer_html
@@ -37,14 +37,14 @@ def test_abstention_is_shown_distinctly_with_maybe_related_passages(engine):
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 100_000])
-def test_bad_questions_become_a_message_not_a_traceback(engine, question):
-    final, _ = turn(engine, question)
+def test_bad_questions_become_a_message_not_a_traceback(fake_engine, question):
+    final, _ = turn(fake_engine, question)
     reply = final.history[-1]
     assert reply["role"] == "assistant" and "⚠️" in reply["content"] and "rag-error" in reply["content"]
     assert "Traceback" not in reply["content"] and final.panel == ""
 
 
-def test_an_unexpected_failure_is_logged_and_shown_as_one_line(engine, caplog):
+def test_an_unexpected_failure_is_logged_and_shown_as_one_line(caplog):
     def broken():
         raise ZeroDivisionError("boom")
 
@@ -103,12 +103,6 @@ def test_answer_modes_offer_extractive_first():
     assert answer_modes()[0] == "extractive"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_served_app_answers_over_its_api_with_one_conversation_per_client(built_seed_index, corpus_copy):
     """A real server on loopback, called through its documented API like any client would."""
     from gradio_client import Client
@@ -117,7 +111,7 @@ def test_the_served_app_answers_over_its_api_with_one_conversation_per_client(bu
     from ui.app import build_app, serve
 
     app = build_app([Library("seeds", corpus_copy, built_seed_index)])
-    url = serve(app, host="127.0.0.1", port=_free_port(), block=False)
+    url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
     try:
         assert url.startswith("http://127.0.0.1:")
         client = Client(url, verbose=False)

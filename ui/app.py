@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr  # this module is the UI: `import rag` never imports it
 
 from rag.errors import RagError
+from rag.ingest.formats import SUFFIXES, supported_types
 from rag.library import Library
 from ui.assets import CONFIRM_DELETE_JS, CSS, PANEL_JS
 from ui.chat import UNEXPECTED, open_document, respond, show_citation
@@ -35,10 +36,11 @@ MODE_HELP = (
     "extractive quotes the documents; a local model (when configured) writes an answer checked against them"
 )
 DOCUMENT_HEADERS = ["name", "title", "size", "chunks", "indexed"]
-UPLOAD_TYPES = [".txt", ".md", ".pdf", ".html", ".htm", ".docx"]
+UPLOAD_TYPES = sorted(SUFFIXES)  # the formats registry's, so the picker and the checks agree
 
 
 def examples_for(library: Library) -> list[str]:
+    """Example questions for the chat's first screen (the seeds' own, else none)."""
     return EXAMPLES if all((library.corpus / name).is_file() for name in SEED_FILES) else []
 
 
@@ -78,9 +80,10 @@ def build_app(
 
     def documents_view(library: str) -> tuple[Any, Any, str]:
         lib = shared.get(library)
-        rows = documents_rows(lib.documents())
-        names = [row[0] for row in rows]
-        chunks = sum(int(row[3]) for row in rows)
+        documents = lib.documents()
+        rows = documents_rows(documents)
+        names = [document.name for document in documents]
+        chunks = sum(document.chunks for document in documents)
         heading = f"**{len(rows)} documents, {chunks} chunks** in `{lib.name}` (folder `{lib.corpus}`)."
         return gr.update(value=rows), gr.update(choices=names, value=None), heading
 
@@ -192,12 +195,15 @@ def build_app(
                             )
                     with gr.Column(scale=2):
                         panel = gr.HTML(
-                            EMPTY_PANEL, elem_id="sources", js_on_load=PANEL_JS, max_height="80vh"
+                            EMPTY_PANEL,
+                            elem_id="sources",
+                            js_on_load=PANEL_JS,
+                            max_height="80vh",  # type: ignore[arg-type]  # gradio takes CSS lengths too (its docstring)
                         )
             with gr.Tab("Documents", id="documents-tab"):
                 heading = gr.Markdown(elem_id="documents-heading")
                 upload = gr.File(
-                    label="Add documents: .txt, .md, .pdf, .html, .docx (type checked by content)",
+                    label=f"Add documents: {supported_types()} (type checked by content)",
                     file_count="multiple",
                     file_types=UPLOAD_TYPES,
                     elem_id="upload",
@@ -211,14 +217,12 @@ def build_app(
                     doomed = gr.Dropdown([], label="Document to delete", elem_id="doomed", scale=4)
                     delete = gr.Button("Delete document", variant="stop", elem_id="delete", scale=1)
 
-        chat_io = dict(
-            inputs=[question, chatbot, conversation, k, mode, library],
-            outputs=[chatbot, conversation, panel, question],
-        )
-        ask.click(on_ask, **chat_io, api_name="chat", show_progress="hidden")
-        question.submit(on_ask, **chat_io, api_visibility="private", show_progress="hidden")
+        chat_in = [question, chatbot, conversation, k, mode, library]
+        chat_out = [chatbot, conversation, panel, question]
+        ask.click(on_ask, chat_in, chat_out, api_name="chat", show_progress="hidden")
+        question.submit(on_ask, chat_in, chat_out, api_visibility="private", show_progress="hidden")
         chatbot.example_select(example_text, None, question, api_visibility="private").then(
-            on_ask, **chat_io, api_visibility="private", show_progress="hidden"
+            on_ask, chat_in, chat_out, api_visibility="private", show_progress="hidden"
         )
         clear.click(
             lambda: ([], Conversation(), EMPTY_PANEL, ""),

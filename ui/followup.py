@@ -20,6 +20,7 @@ A question with none of these marks is left exactly as typed.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ class Turn:
 
     @property
     def asked(self) -> str:
+        """What was searched for this turn: the rewrite when there was one, else the question."""
         return self.resolved or self.question
 
 
@@ -47,6 +49,7 @@ class Rewrite:
 
     @property
     def rewritten(self) -> bool:
+        """True when the question was rewritten with the previous turn's subject."""
         return self.resolved != self.question
 
 
@@ -235,7 +238,7 @@ def _person(before: str, previous: Turn) -> str | None:
 
 
 def _group(before: str, old_names: list[str]) -> str | None:
-    for a, b in zip(old_names, old_names[1:], strict=False):
+    for a, b in itertools.pairwise(old_names):
         if re.search(re.escape(a) + r"\s+and\s+" + re.escape(b), before):
             return f"{a} and {b}"
     return None

@@ -55,11 +55,14 @@ def _body_html(answer: Answer, turn: int) -> str:
         if sentence.citation is None:
             continue
         text = escape(_one_line(sentence.text))
-        parts.append(f"{text} {marker_html(turn, sentence.citation, answer.citations[sentence.citation - 1])}")
+        parts.append(
+            f"{text} {marker_html(turn, sentence.citation, answer.citations[sentence.citation - 1])}"
+        )
     return " ".join(parts)
 
 
 def rewrite_html(resolved: str | None) -> str:
+    """The "Searched for: …" line shown above an answer to a rewritten follow-up."""
     if not resolved:
         return ""
     return f"<div class='rag-rewrite'>Searched for: <em>{escape(_one_line(resolved))}</em></div>"

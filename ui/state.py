@@ -40,6 +40,7 @@ class Conversation:
     turns: list[ChatTurn] = field(default_factory=list)
 
     def followup_history(self) -> list[Turn]:
+        """The answered turns, for resolving the next follow-up."""
         return [Turn(t.question, t.resolved, t.answer.text) for t in self.turns if t.answer is not None]
 
     def citation(self, turn: int, number: int) -> tuple[ChatTurn, Citation]:
@@ -69,6 +70,7 @@ class Libraries:
 
     @property
     def names(self) -> list[str]:
+        """The collections' names, the default first."""
         return list(self._by_name)
 
     def get(self, name: str | None) -> Library:

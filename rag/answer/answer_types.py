@@ -15,6 +15,8 @@ from rag.indexing.lexical import tokenize
 
 
 class AnswerType(Enum):
+    """What kind of thing answers a question (read off its wording by :func:`expected_type`)."""
+
     NUMBER = "number"
     MONEY = "money"  # an amount of money: a currency next to a number
     DATE = "date"
@@ -132,6 +134,7 @@ def _is_title_case(text: str) -> bool:
 
 
 def is_byline(sentence: str) -> bool:
+    """True for a short author line: "By Aysel Mammadzada", "Author: …", "·Tom Levy·"."""
     text = sentence.strip()
     return len(text) <= _BYLINE_MAX_CHARS and _BYLINE.search(text) is not None
 
@@ -143,6 +146,7 @@ def is_dateline(sentence: str) -> bool:
 
 
 def expected_type(question: str) -> AnswerType:
+    """The kind of answer ``question`` asks for, from its first words (OPEN when none is clear)."""
     q = question.strip()
     if _AUTHOR_Q.search(q):
         return AnswerType.AUTHOR

@@ -51,6 +51,12 @@ def _default_weights() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class AnswerSettings:
+    """Weights of the sentence features (keys from FEATURES) and the abstention calibration.
+
+    The numbers come from eval/tune.py (see the module docstring); changing them changes
+    which sentence answers and when the answerer abstains.
+    """
+
     weights: dict[str, float] = field(default_factory=_default_weights)
     # confidence = weighted sum of passage-level signals (see ExtractiveAnswerer.confidence)
     confidence_passage_cosine: float = 1.0
@@ -73,6 +79,8 @@ class AnswerSettings:
 
 @dataclass(frozen=True)
 class Candidate:
+    """One candidate sentence: its passage's rank, its chunk's position, its index in the chunk."""
+
     hit_rank: int  # rank of its passage among the hits
     position: int  # chunk position in the index
     index_in_chunk: int
@@ -117,7 +125,7 @@ class ExtractiveAnswerer:
                 focus_weights = {t: w for t, w in weights.items() if t not in title_terms} or weights
                 previous: frozenset[str] = frozenset()
                 sentence_terms = self.index.terms.sentences(position)
-                for i, (sentence, row) in enumerate(zip(chunk.sentences, sentence_rows)):
+                for i, (sentence, row) in enumerate(zip(chunk.sentences, sentence_rows, strict=True)):
                     terms = sentence_terms[i]
                     context_terms = terms | previous | title_terms
                     previous = terms
@@ -125,14 +133,16 @@ class ExtractiveAnswerer:
                         continue
                     seen.add(row)
                     candidates.append(Candidate(rank, position, i))
-                    rows.append([
-                        float(cosines[i]),
-                        coverage(focus_weights, terms),
-                        coverage(weights, context_terms),
-                        passage,
-                        offers(kind, sentence.text, retrieval.question),
-                        min(len(sentence.text), 400) / 400,
-                    ])
+                    rows.append(
+                        [
+                            float(cosines[i]),
+                            coverage(focus_weights, terms),
+                            coverage(weights, context_terms),
+                            passage,
+                            offers(kind, sentence.text, retrieval.question),
+                            min(len(sentence.text), 400) / 400,
+                        ]
+                    )
         return candidates, np.asarray(rows, dtype=np.float32).reshape(-1, len(FEATURES))
 
     def rank(self, retrieval: Retrieval, hits: list[Hit]) -> list[tuple[float, Candidate]]:
@@ -166,7 +176,9 @@ class ExtractiveAnswerer:
         margin = top.fused - max((h.fused for h in hits[1:]), default=0.0)
         columns = {name: i for i, name in enumerate(FEATURES)}
         best_sentence = float(matrix[:, columns["cosine"]].max()) if len(matrix) else 0.0
-        support = float((matrix[:, columns["context"]] * matrix[:, columns["kind"]]).max()) if len(matrix) else 0.0
+        support = (
+            float((matrix[:, columns["context"]] * matrix[:, columns["kind"]]).max()) if len(matrix) else 0.0
+        )
         return (
             settings.confidence_passage_cosine * top.dense
             + settings.confidence_sentence_cosine * best_sentence
@@ -194,7 +206,7 @@ class ExtractiveAnswerer:
             # few words it shares with the question: it goes first when one was retrieved,
             # and alone (any sentence of the text would outscore it as a "second" sentence).
             kind = matrix[:, FEATURES.index("kind")]
-            metadata = {c for c, offered in zip(candidates, kind) if offered == 1.0}
+            metadata = {c for c, offered in zip(candidates, kind, strict=True) if offered == 1.0}
             ranked.sort(key=lambda r: r[1] not in metadata)
             if ranked and ranked[0][1] in metadata:
                 max_sentences = 1
@@ -203,13 +215,14 @@ class ExtractiveAnswerer:
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=confidence)
         best_score = ranked[0][0]
         chosen = [ranked[0]] + [
-            r for r in ranked[1:max_sentences]
-            if r[0] >= self.settings.second_sentence_ratio * best_score
+            r for r in ranked[1:max_sentences] if r[0] >= self.settings.second_sentence_ratio * best_score
         ]
         citations = [self._citation(candidate, score) for score, candidate in chosen]
         sentences = [AnswerSentence(" ".join(c.sentence.split()), n) for n, c in enumerate(citations, 1)]
         text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
-        return Answer(retrieval.question, text, citations, abstained=False, confidence=confidence, sentences=sentences)
+        return Answer(
+            retrieval.question, text, citations, abstained=False, confidence=confidence, sentences=sentences
+        )
 
     def stream(self, retrieval: Retrieval, k: int) -> Iterator[str | Answer]:
         """The answer exists at once: one piece per sentence (with its marker), then the Answer."""

@@ -49,7 +49,9 @@ class GroundedAnswerer:
             ...  # str pieces while the model writes, then the final Answer
     """
 
-    def __init__(self, index: Index, embedder: Embedder, extractive: ExtractiveAnswerer, generator: Generator) -> None:
+    def __init__(
+        self, index: Index, embedder: Embedder, extractive: ExtractiveAnswerer, generator: Generator
+    ) -> None:
         self.index = index
         self.extractive = extractive
         self.generator = generator
@@ -98,7 +100,9 @@ class GroundedAnswerer:
         cut_short = generator.count_tokens(generated) >= generator.max_tokens - 2
         yield self.finish(generated, prompt, extractive, cut_short=cut_short)
 
-    def finish(self, generated: str, prompt: Prompt, extractive: Answer, *, cut_short: bool = False) -> Verified:
+    def finish(
+        self, generated: str, prompt: Prompt, extractive: Answer, *, cut_short: bool = False
+    ) -> Verified:
         """Verify ``generated`` against ``prompt``'s passages and build the answer.
 
         ``cut_short``: the model used its whole token budget, so an unfinished last sentence

@@ -59,6 +59,8 @@ class PromptPassage:
 
 @dataclass(frozen=True)
 class Prompt:
+    """The grounded prompt: system and user text, the question, and the passages shown."""
+
     question: str
     system: str
     user: str

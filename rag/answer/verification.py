@@ -72,6 +72,7 @@ class Support:
 
     @property
     def supported(self) -> bool:
+        """True when a passage sentence supports this one (``position`` is set)."""
         return self.position is not None
 
 

@@ -85,7 +85,9 @@ def _chunker(args: argparse.Namespace) -> ChunkerSettings:
     default = ChunkerSettings()
     return ChunkerSettings(
         max_tokens=getattr(args, "chunk_tokens", None) or default.max_tokens,
-        overlap_tokens=default.overlap_tokens if getattr(args, "chunk_overlap", None) is None else args.chunk_overlap,
+        overlap_tokens=default.overlap_tokens
+        if getattr(args, "chunk_overlap", None) is None
+        else args.chunk_overlap,
     )
 
 
@@ -116,8 +118,8 @@ def _evaluate(engine: Engine, examples: list, args: argparse.Namespace) -> dict[
         figures["abstention_auroc"] = auroc(outcomes)
     if args.calibrate:
         print("threshold  false_abstention  abstention_on_unanswerable")
-        table = calibrate(outcomes)
-        step = max(1, len(table) // 25)  # about 25 rows, whatever the number of questions
-        for threshold, false_rate, true_rate in table[::step]:
+        tradeoff = calibrate(outcomes)
+        step = max(1, len(tradeoff) // 25)  # about 25 rows, whatever the number of questions
+        for threshold, false_rate, true_rate in tradeoff[::step]:
             print(f"  {threshold:.4f}   {false_rate:.3f}   {true_rate:.3f}")
     return figures

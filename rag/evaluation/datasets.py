@@ -22,6 +22,8 @@ from rag.jsonl import read_jsonl
 
 @dataclass(frozen=True)
 class Example:
+    """One question with its gold answers and where the evidence is."""
+
     question: str
     answers: tuple[str, ...]  # empty: the corpus does not answer it
     sources: frozenset[str]  # gold file names or corpus ids
@@ -29,6 +31,7 @@ class Example:
 
     @property
     def answerable(self) -> bool:
+        """False for questions the corpus does not answer (no gold answers)."""
         return bool(self.answers)
 
 
@@ -45,12 +48,22 @@ def load_seed_examples(path: Path, corpus: Path) -> list[Example]:
                 raise DatasetError(f"{path}:{number}: the evidence quote is not in {source}; fix the quote.")
             evidence = (source, start, start + len(row["evidence"]))
         examples.append(
-            Example(row["question"], tuple(row.get("answers") or ()), frozenset([source] if source else []), evidence)
+            Example(
+                row["question"],
+                tuple(row.get("answers") or ()),
+                frozenset([source] if source else []),
+                evidence,
+            )
         )
     return examples
 
 
 def load_benchmark_examples(folder: Path, questions: str = "qa.jsonl") -> list[Example]:
+    """The questions of a benchmark folder (``questions`` inside it), in file order.
+
+    Raises:
+        DatasetError: the file is missing or a line is not JSON.
+    """
     return [
         Example(row["question"], tuple(row.get("answers") or ()), frozenset(row.get("evidence_ids") or ()))
         for _, row in _rows(folder / questions)
@@ -65,5 +78,3 @@ def split_examples(examples: list[Example], split: str) -> list[Example]:
     """dev = first half (tune here), test = second half (report here), all = everything."""
     half = len(examples) // 2
     return {"dev": examples[:half], "test": examples[half:], "all": examples}[split]
-
-

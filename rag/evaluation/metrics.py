@@ -18,6 +18,8 @@ from rag.records import Answer, Passage
 
 @dataclass
 class Outcome:
+    """What one question came to: the answer, the ranked passages and the seconds it took."""
+
     example: Example
     answer: Answer
     passages: list[Passage]  # as ranked by the engine's own retriever
@@ -34,6 +36,7 @@ def normalise_answer(text: str) -> str:
 
 
 def contains_answer(answer_text: str, golds: Iterable[str]) -> bool:
+    """True when a gold answer occurs in ``answer_text`` as whole words (SQuAD normalisation)."""
     haystack = f" {normalise_answer(answer_text)} "
     return any(f" {normalise_answer(g)} " in haystack for g in golds if normalise_answer(g))
 
@@ -47,7 +50,9 @@ def _is_gold(example: Example, source: str, start: int, end: int) -> bool:
     return start <= ev_start and ev_end <= end
 
 
-def run(engine: Engine, examples: list[Example], k: int = 5, depth: int = 20, compare: bool = True) -> list[Outcome]:
+def run(
+    engine: Engine, examples: list[Example], k: int = 5, depth: int = 20, compare: bool = True
+) -> list[Outcome]:
     """Ask every question, timing the whole ``ask()`` path; passages are kept to ``depth``.
 
     With ``compare``, the same candidates are also ranked by BM25 alone, the dense retriever
@@ -60,9 +65,13 @@ def run(engine: Engine, examples: list[Example], k: int = 5, depth: int = 20, co
         started = time.perf_counter()
         candidates = engine.retriever.candidates(example.question)
         hits = engine.retriever.rank(candidates)
-        answer = engine.answerer.answer(Retrieval(example.question, candidates.vector, candidates.terms, hits), k)
+        answer = engine.answerer.answer(
+            Retrieval(example.question, candidates.vector, candidates.terms, hits), k
+        )
         seconds = time.perf_counter() - started
-        by_mode = {engine.retriever.settings.mode: to_passages(engine.index, hits[:depth])}
+        by_mode: dict[str, list[Passage]] = {
+            engine.retriever.settings.mode: to_passages(engine.index, hits[:depth])
+        }
         if compare:
             for mode in MODES:
                 if mode not in by_mode:
@@ -71,12 +80,16 @@ def run(engine: Engine, examples: list[Example], k: int = 5, depth: int = 20, co
         if answer.abstained and example.answerable:
             retrieval = Retrieval(example.question, candidates.vector, candidates.terms, hits)
             extracted = engine.answerer.answer(retrieval, k, abstain=False)
-        outcomes.append(Outcome(example, answer, by_mode[engine.retriever.settings.mode], seconds, by_mode, extracted))
+        outcomes.append(
+            Outcome(example, answer, by_mode[engine.retriever.settings.mode], seconds, by_mode, extracted)
+        )
     return outcomes
 
 
 @dataclass
 class Report:
+    """The figures of one evaluation run, by name (rates in 0..1, latencies in ms)."""
+
     figures: dict[str, float] = field(default_factory=dict)
 
 
@@ -84,14 +97,16 @@ def retrieval_figures(examples: list[Example], rankings: list[list[Passage]]) ->
     """Hit@1/5/20 and MRR@10 of the first gold passage; with several gold documents per
     question also Recall@5 and AllGold@5 (every gold document among the top 5)."""
     ranks = []
-    for example, passages in zip(examples, rankings):
+    for example, passages in zip(examples, rankings, strict=True):
         ranks.append(next((p.rank for p in passages if _is_gold(example, p.source, p.start, p.end)), None))
     figures = {f"hit@{k}": _mean(r is not None and r <= k for r in ranks) for k in (1, 5, 20)}
     figures["mrr@10"] = _mean(1.0 / r if r is not None and r <= 10 else 0.0 for r in ranks)
     if any(len(e.sources) > 1 for e in examples):
         top5 = [{p.source for p in passages[:5]} for passages in rankings]
-        figures["recall@5"] = _mean(len(e.sources & s) / len(e.sources) for e, s in zip(examples, top5))
-        figures["all_gold@5"] = _mean(e.sources <= s for e, s in zip(examples, top5))
+        figures["recall@5"] = _mean(
+            len(e.sources & s) / len(e.sources) for e, s in zip(examples, top5, strict=True)
+        )
+        figures["all_gold@5"] = _mean(e.sources <= s for e, s in zip(examples, top5, strict=True))
     return figures
 
 
@@ -108,6 +123,7 @@ def comparison(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
 
 
 def score(outcomes: list[Outcome]) -> Report:
+    """Retrieval, answer, citation and abstention figures and latency percentiles of a run."""
     answerable = [o for o in outcomes if o.example.answerable]
     unanswerable = [o for o in outcomes if not o.example.answerable]
     figures: dict[str, float] = {"questions": len(outcomes), "answerable": len(answerable)}

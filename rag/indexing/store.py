@@ -65,11 +65,13 @@ class Manifest:
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Manifest:
+        """A manifest from its JSON object; keys this version does not know are ignored."""
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in row.items() if k in known})
 
 
 def rebuild_hint(index_dir: Path) -> str:
+    """The command that rebuilds ``index_dir``, for error messages."""
     return f"rebuild it with `rag index --index {index_dir} PATHS…` (or delete {index_dir})"
 
 
@@ -107,9 +109,7 @@ def read_manifest(generation: Path, index_dir: Path) -> Manifest:
     for name, size in manifest.sizes.items():
         path = generation / name
         if not path.is_file() or path.stat().st_size != size:
-            raise IndexCorruptError(
-                f"Index file {path} is missing or truncated; {rebuild_hint(index_dir)}."
-            )
+            raise IndexCorruptError(f"Index file {path} is missing or truncated; {rebuild_hint(index_dir)}.")
     return manifest
 
 
@@ -135,9 +135,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_generation(
-    index_dir: Path, manifest: Manifest, write_files: Callable[[Path], None]
-) -> Path:
+def write_generation(index_dir: Path, manifest: Manifest, write_files: Callable[[Path], None]) -> Path:
     """Write a new generation with ``write_files(folder)``, then make it live atomically.
 
     Files are written into a temporary folder; only a complete, fsynced folder is renamed

@@ -24,7 +24,7 @@ IVF_NPROBE = 16  # inverted lists visited per query
 RESCORE_FACTOR = 16  # candidates taken from the codes per result, then re-scored exactly
 
 
-def import_faiss():  # type: ignore[no-untyped-def]
+def import_faiss() -> Any:
     """Import FAISS with passive OpenMP waiting (see rag.indexing.embedders: same reason, own runtime)."""
     import os
 
@@ -120,13 +120,16 @@ class RescoredIndex:
 
     @property
     def ntotal(self) -> int:
+        """How many vectors the index holds (FAISS's name)."""
         return int(self.index.ntotal)
 
     @property
     def d(self) -> int:
+        """The vectors' dimension (FAISS's name)."""
         return int(self.index.d)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's search: the ``k`` best (cosines, positions) per query row, exact cosines."""
         import numpy as np
 
         _, candidates = self.index.search(queries, k * self.factor)
@@ -142,6 +145,7 @@ class RescoredIndex:
 
 
 def write_faiss(index: Any, path: Path) -> None:
+    """Write a FAISS index (or the codes of a re-scored one) to ``path``."""
     faiss = import_faiss()
 
     faiss.write_index(index.index if isinstance(index, RescoredIndex) else index, str(path))

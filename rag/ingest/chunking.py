@@ -38,6 +38,7 @@ class ChunkerSettings:
             raise ValueError("overlap_tokens must be >= 0 and smaller than max_tokens")
 
     def to_json(self) -> dict[str, object]:
+        """The settings as the manifest records them (a change means a full rebuild)."""
         return {**asdict(self), "parser_version": PARSER_VERSION}
 
 
@@ -47,12 +48,11 @@ def embedding_text(title: str, sentences: Iterable[Sentence]) -> str:
     return f"{title}\n{body}" if title else body
 
 
-def _split_long_sentence(
-    original: str, sentence: Sentence, budget: int, encoding: str
-) -> list[Sentence]:
+def _split_long_sentence(original: str, sentence: Sentence, budget: int, encoding: str) -> list[Sentence]:
     """Cut one over-long sentence between words into pieces of at most ``budget`` tokens."""
     pieces: list[Sentence] = []
-    piece_start = piece_end = None
+    piece_start: int | None = None
+    piece_end = sentence.start
     used = 0
     for word in _WORD.finditer(original, sentence.start, sentence.end):
         cost = count_tokens(" " + word.group(), encoding)

@@ -112,6 +112,7 @@ def sniff(data: bytes) -> str:
 
 
 def describe(kind: str) -> str:
+    """A content kind in words for messages ("pdf" -> "a PDF")."""
     return _DESCRIPTIONS.get(kind, kind)
 
 
@@ -205,7 +206,8 @@ def _read_pdf(data: bytes, name: str) -> str:
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError(f"{name} is password-protected; save an unprotected copy and add that.")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata or {}).get("/Title")
+        metadata = reader.metadata
+        title = metadata.get("/Title") if metadata is not None else None
     except DocumentError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as error:

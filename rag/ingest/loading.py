@@ -21,7 +21,6 @@ from rag.ingest.formats import SUFFIXES, TEXT_SUFFIXES, corpus_files, decode, ex
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class SourceDocument:
     """One document's original text and the name citations will use for it."""
@@ -32,6 +31,7 @@ class SourceDocument:
 
     @property
     def sha256(self) -> str:
+        """Hash of title and text: what decides whether a document changed since the last build."""
         return hashlib.sha256(f"{self.title}\0{self.text}".encode()).hexdigest()
 
 
@@ -63,9 +63,11 @@ def load_paths(paths: Iterable[Path | str]) -> list[SourceDocument]:
     for given in map(Path, paths):
         if not given.exists():
             raise CorpusError(f"Corpus path {given} does not exist; pass existing files or folders.")
-        candidates = [(given, given.name)] if given.is_file() else [
-            (p, p.relative_to(given).as_posix()) for p in corpus_files(given)
-        ]
+        candidates = (
+            [(given, given.name)]
+            if given.is_file()
+            else [(p, p.relative_to(given).as_posix()) for p in corpus_files(given)]
+        )
         for path, name in candidates:
             text = _read(path, name)
             if text is None:

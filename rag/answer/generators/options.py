@@ -10,11 +10,20 @@ from rag.answer.generators.base import EXTRACTIVE, Generator, GeneratorSettings,
 
 def add_generator_options(command: argparse.ArgumentParser) -> None:
     """Add --generator/--model/--base-url/--max-tokens to ``command``."""
-    command.add_argument("--generator", default=EXTRACTIVE, choices=modes(),
-                         help="who writes the answer (default: extractive, verbatim sentences)")
-    command.add_argument("--model", help="llama-cpp: a .gguf file (default: the bundled SmolLM2 test model); "
-                         "openai: the served model name (default: the server's first)")
-    command.add_argument("--base-url", help="openai: the server's URL, e.g. http://127.0.0.1:11434/v1 (Ollama)")
+    command.add_argument(
+        "--generator",
+        default=EXTRACTIVE,
+        choices=modes(),
+        help="who writes the answer (default: extractive, verbatim sentences)",
+    )
+    command.add_argument(
+        "--model",
+        help="llama-cpp: a .gguf file (default: the bundled SmolLM2 test model); "
+        "openai: the served model name (default: the server's first)",
+    )
+    command.add_argument(
+        "--base-url", help="openai: the server's URL, e.g. http://127.0.0.1:11434/v1 (Ollama)"
+    )
     command.add_argument("--max-tokens", type=int, help="longest generated answer, in tokens (default 128)")
 
 

@@ -1,0 +1,43 @@
+"""Settings: one module reads the environment, and the README documents exactly what it reads."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.config import VARIABLES, default_corpus, default_index, settings
+from rag.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_documents_exactly_the_variables_the_code_reads():
+    documented = set(re.findall(r"\bRAG_[A-Z_]+[A-Z]\b", (ROOT / "README.md").read_text(encoding="utf-8")))
+    assert documented == set(VARIABLES)
+
+
+def test_no_module_but_config_reads_a_rag_variable():
+    readers = []
+    for path in sorted((ROOT / "rag").rglob("*.py")) + sorted((ROOT / "ui").rglob("*.py")):
+        if path.name == "config.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"(environ|getenv)\b[^\n]*RAG_", text):
+            readers.append(path.relative_to(ROOT).as_posix())
+    assert readers == []
+
+
+def test_every_variable_is_a_field_of_the_settings():
+    fields = {f"RAG_{name.upper()}" for name in settings().__dataclass_fields__}
+    assert fields == set(VARIABLES)
+
+
+def test_values_are_parsed_and_bad_ones_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAG_INDEX", str(tmp_path / "i"))
+    monkeypatch.setenv("RAG_LLM_TIMEOUT", "30")
+    monkeypatch.setenv("RAG_CORPUS", "")  # empty means unset
+    assert default_index() == tmp_path / "i" and settings().llm_timeout == 30.0
+    assert default_corpus().name == "seeds"  # this checkout's
+    monkeypatch.setenv("RAG_LLM_TIMEOUT", "soon")
+    with pytest.raises(ConfigError, match=r"RAG_LLM_TIMEOUT='soon'"):
+        settings()
