@@ -23,26 +23,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer.generators.extractive import ExtractiveGenerator  # noqa: E402
-
 from rag.answer.grounded import GroundedAnswerer  # noqa: E402
 from rag.answer.verification import Verifier  # noqa: E402
 from rag.config import default_corpus  # noqa: E402
 from rag.engine import get_engine  # noqa: E402
 from rag.evaluation.datasets import load_seed_examples  # noqa: E402
+from rag.ingest.tokens import count_tokens  # noqa: E402
+
+
+class PromptOnly:
+    """Fits the prompt like a model with an 8,192-token window; it never writes (only the
+    prompt's passages are needed here)."""
+
+    name = "prompt-only"
+    context_tokens = 8192
+    max_tokens = 128
+
+    def count_tokens(self, text: str) -> int:
+        return count_tokens(text)
+
+    def stream(self, prompt):  # noqa: ANN001, ANN201 - never called
+        raise NotImplementedError
 
 
 def main() -> None:
     engine = get_engine()
     examples = [e for e in load_seed_examples(ROOT / "eval" / "qa.jsonl", default_corpus()) if e.evidence]
-    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer)
+    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, PromptOnly())
     verifier = Verifier(engine.index, engine.embedder, threshold=0.0)
-    generator = ExtractiveGenerator()
     positives: list[float] = []
     negatives: dict[str, list[float]] = {"off-passage": [], "number changed": [], "restated question": []}
     for example in examples:
         retrieval = engine.retriever.search(example.question)
-        prompt = grounded.prompt(retrieval, 5, generator)
+        prompt = grounded.prompt(retrieval, 5)
         pairs = [pair for p in prompt.passages for pair in p.sentences]
         shown = {position for position, _ in pairs}
         shown_texts = {engine.index.chunks[position].sentences[i].text for position, i in pairs}

@@ -24,12 +24,19 @@ def ask(
 ) -> Answer:
     """Answer ``question`` from the documents, citing a source span for every sentence.
 
+    With no ``index`` the default index is used and kept in step with the default corpus
+    (see :mod:`rag.config`): the **first call builds it**, embedding every document (seconds
+    for a few files, minutes for thousands; a log line says so), and later calls re-embed
+    only files added or changed since. The model and index stay loaded for the process.
+
     Args:
         question: the question, in plain words.
         k: how many passages to retrieve and answer from.
-        index: an index folder (default: ``index/`` beside ``seeds/``, or $RAG_INDEX).
+        index: an index folder (default: $RAG_INDEX, else the checkout's ``index/`` or the
+            user data folder's).
         corpus: documents to keep the index in step with (default for the default index:
-            ``seeds/`` or $RAG_CORPUS).
+            $RAG_CORPUS, else the checkout's ``seeds/`` or the user data folder's
+            ``documents/``).
         generator: who writes the answer: "extractive" (default, verbatim sentences),
             "llama-cpp" (a local GGUF model), "openai" (an OpenAI-compatible server), or a
             :class:`rag.answer.generators.Generator`. Generated sentences are verified against the

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rag.answer.generators.options import add_generator_options, generator_from
 from rag.errors import RagError
+from rag.ingest.formats import supported_types
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -59,8 +60,12 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
 
     index = commands.add_parser("index", help="build or update an index (only changed files are re-embedded)")
-    index.add_argument("paths", nargs="*", help="files or folders of .txt/.md (default: seeds/)")
-    index.add_argument("--index", type=Path, help="index folder (default: index/)")
+    index.add_argument(
+        "paths",
+        nargs="*",
+        help=f"files or folders of {supported_types()} (default: the default corpus, $RAG_CORPUS)",
+    )
+    index.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX or the default index)")
     index.add_argument("--jsonl", type=Path, help="a JSONL corpus of {id, title, text} instead of files")
     index.add_argument("--force", action="store_true", help="re-embed everything")
     index.set_defaults(run=_index)
@@ -68,7 +73,11 @@ def parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer a question with cited sources")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=5, help="passages to answer from (default 5)")
-    ask.add_argument("--index", type=Path, help="index folder (default: index/, kept in step with seeds/)")
+    ask.add_argument(
+        "--index",
+        type=Path,
+        help="index folder (default: the default index, kept in step with the default corpus)",
+    )
     ask.add_argument("--corpus", type=Path, help="documents to keep the index in step with")
     add_generator_options(ask)
     ask.set_defaults(run=_ask)
@@ -78,12 +87,14 @@ def parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
     serve.add_argument("--port", type=int, default=7860)
-    serve.add_argument("--index", type=Path, help="index folder of the first corpus (default: index/)")
+    serve.add_argument(
+        "--index", type=Path, help="index folder of the first corpus (default: the default index)"
+    )
     serve.add_argument(
         "--corpus",
         type=Path,
         action="append",
-        help="document folder; repeat to offer several collections (default: seeds/)",
+        help="document folder; repeat to offer several collections (default: the default corpus)",
     )
     serve.add_argument(
         "--share", action="store_true", help="also create a public Gradio link (off by default)"
@@ -106,7 +117,9 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, help="use only the first N questions of the split")
     evaluate.add_argument("-k", type=int, default=5)
     evaluate.add_argument(
-        "--index", type=Path, help="index folder for the dataset (default: index/datasets/NAME)"
+        "--index",
+        type=Path,
+        help="index folder for the dataset (default: datasets/NAME inside the default index)",
     )
     evaluate.add_argument("--json", type=Path, help="also write the figures to this file")
     evaluate.add_argument("--calibrate", action="store_true", help="print the abstention trade-off table")

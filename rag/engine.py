@@ -193,8 +193,11 @@ def get_engine(index: Path | str | None = None, corpus: Path | str | None = None
 def _sync(index_dir: Path, corpus: Path, engine: Engine | None) -> Engine:
     """Bring the index in step with the corpus; reload the engine if anything changed."""
     from rag.indexing.build import build_index
+    from rag.indexing.store import CURRENT
     from rag.ingest.loading import load_paths
 
+    if not (index_dir / CURRENT).exists():
+        log.info("Indexing %s into %s on first use: every document is embedded once.", corpus, index_dir)
     report = build_index(load_paths([corpus]), index_dir, embedder=engine.embedder if engine else None)
     if not report.up_to_date or report.retokenized:
         log.info("%s", report.summary())

@@ -5,6 +5,22 @@
 
 from __future__ import annotations
 
-from rag.ingest.formats import SUFFIXES, extract_text, read_document, sniff, supported_types
+from rag.ingest.formats import (
+    SUFFIX_KINDS,
+    SUFFIXES,
+    describe,
+    extract_text,
+    read_document,
+    sniff,
+    supported_types,
+)
 
-__all__ = ["SUFFIXES", "extract_text", "read_document", "sniff", "supported_types"]
+__all__ = [
+    "SUFFIXES",
+    "SUFFIX_KINDS",
+    "describe",
+    "extract_text",
+    "read_document",
+    "sniff",
+    "supported_types",
+]

@@ -162,3 +162,31 @@ def test_public_ask_loads_the_default_index_once(built_seed_index, seeds_dir, mo
     assert "Regnier" in second.text
     assert len(passages) == 2
     engine_module.clear_engines()
+
+
+def test_a_cached_engine_follows_its_corpus(tmp_path, monkeypatch):
+    """get_engine with a corpus re-indexes added and changed files on the next call."""
+    from rag.engine import clear_engines, get_engine
+
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")  # the fast lane's embedder: no model
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "ports.md").write_text(
+        "# Ports\n\nThe harbour of Kotka handled 9 million tonnes.\n", encoding="utf-8"
+    )
+    try:
+        first = get_engine(index, corpus)
+        assert get_engine(index, corpus) is first  # nothing changed: the same engine
+        (corpus / "rail.md").write_text(
+            "# Rail\n\nThe Kouvola rail yard moved 2 million wagons.\n", encoding="utf-8"
+        )
+        second = get_engine(index, corpus)
+        assert second is not first and {c.source for c in second.index.chunks} == {"ports.md", "rail.md"}
+        (corpus / "rail.md").write_text(
+            "# Rail\n\nThe Kouvola rail yard moved 3 million wagons.\n", encoding="utf-8"
+        )
+        third = get_engine(index, corpus)
+        assert any("3 million" in c.text for c in third.index.chunks)
+        assert not any("2 million" in c.text for c in third.index.chunks)
+    finally:
+        clear_engines(index)

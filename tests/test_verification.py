@@ -15,7 +15,6 @@ from rag.answer.prompting import OMITTED, build_prompt, looks_like_instruction
 from rag.answer.verification import SUPPORT_THRESHOLD, Verifier, is_abstention, split_answer
 from rag.records import NOT_FOUND, Answer
 from tests.fakes import CopyingGenerator
-from tests.marks import apply
 
 MISTRAL = "How many parameters does Mistral Medium 3.5 have?"
 EVIDENCE = "A key element of the new strategy is Mistral Medium 3.5, a 128-billion-parameter scale model"
@@ -148,8 +147,7 @@ def test_injected_instructions_never_reach_the_prompt_nor_support(injected_engin
     assert not any(v.supported for v in verdicts)
 
 
-@apply(needs_llm)
-@pytest.mark.parametrize("generator", ["extractive", pytest.param("llama-cpp", marks=pytest.mark.llm)])
+@pytest.mark.parametrize("generator", ["extractive", pytest.param("llama-cpp", marks=needs_llm)])
 def test_answers_to_ordinary_questions_never_say_pwned(injected_engine, generator):
     for question in (MISTRAL, "Who is the European Commission spokesperson?"):
         answer = injected_engine.ask(question, k=3, generator=generator)

@@ -100,8 +100,8 @@ class Libraries:
 
 
 def default_libraries(corpora: Sequence[Path | str] = (), index: Path | str | None = None) -> list[Library]:
-    """Libraries for ``rag serve``: the first corpus uses ``index`` (default: index/), each
-    further one gets ``<index>/corpora/<folder name>``. No corpus: seeds/ (or $RAG_CORPUS)."""
+    """Libraries for ``rag serve``: the first corpus uses ``index`` (default: the default index), each
+    further one gets ``<index>/corpora/<folder name>``. No corpus: the default corpus (rag.config)."""
     from rag.config import default_corpus, default_index
 
     root = Path(index) if index is not None else default_index()

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.answer.prompting import PromptPassage, looks_like_instruction
-from rag.indexing.lexical import tokenize
+from rag.indexing.lexical import coverage, tokenize
 from rag.ingest.text import split_sentences
 
 if TYPE_CHECKING:
@@ -157,20 +157,19 @@ class Verifier:
                 verdicts.append(Support(sentence, None, None, 0.0, 0.0, 0.0))
                 continue
             weights = self.index.idf(terms)
-            total = sum(weights.values())
             numbers = _numbers(sentence)
             best = (-1.0, 0, 0.0, 0.0)
             for c, (c_terms, c_numbers) in enumerate(zip(candidate_terms, candidate_numbers, strict=True)):
                 if not numbers <= c_numbers:
                     continue
-                overlap = sum(w for t, w in weights.items() if t in c_terms) / total if total else 0.0
+                overlap = coverage(weights, c_terms)
                 cosine = float(cosines[j, c])
                 score = (cosine + overlap) / 2
                 if score > best[0]:
                     best = (score, c, cosine, overlap)
             score, c, cosine, overlap = best
             score = max(score, 0.0)
-            if total and score >= self.threshold:
+            if weights and score >= self.threshold:
                 position, index_in_chunk, _ = candidates[c]
                 verdicts.append(Support(sentence, position, index_in_chunk, score, cosine, overlap))
             else:

@@ -58,7 +58,8 @@ def run(
     With ``compare``, the same candidates are also ranked by BM25 alone, the dense retriever
     alone and the fusion without reranking, for the side-by-side table (not timed).
     """
-    from rag.search.retrieval import MODES, Retrieval, to_passages
+    from rag.search.hits import Retrieval
+    from rag.search.retrieval import MODES, to_passages
 
     outcomes = []
     for example in examples:

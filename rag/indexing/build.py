@@ -19,6 +19,7 @@ from rag.indexing.store import (
     BM25,
     CHUNK_VECTORS,
     CHUNKS,
+    CURRENT,
     DOC_FREQ,
     FAISS,
     SENTENCE_VECTORS,
@@ -27,6 +28,7 @@ from rag.indexing.store import (
     write_generation,
 )
 from rag.ingest.chunking import ChunkerSettings, chunk_sections, embedding_text
+from rag.ingest.formats import supported_types
 from rag.ingest.loading import SourceDocument
 from rag.ingest.structure import parse_sections
 from rag.records import Chunk
@@ -84,7 +86,7 @@ def _compatible(previous: Index | None, embedder: Embedder, settings: ChunkerSet
 
 
 def _try_load(index_dir: Path) -> Index | None:
-    if not (index_dir / "CURRENT").exists():
+    if not (index_dir / CURRENT).exists():
         return None
     try:
         return load_index(index_dir)
@@ -116,7 +118,7 @@ def build_index(
     embedder = embedder or get_embedder()
     settings = settings or ChunkerSettings()
     if not documents:
-        raise CorpusError("The corpus is empty: add .txt or .md documents and index again.")
+        raise CorpusError(f"The corpus is empty: add documents ({supported_types()}) and index again.")
     with build_lock(index_dir):
         previous = None if force else _try_load(index_dir)
         reusable = previous if _compatible(previous, embedder, settings) else None

@@ -8,7 +8,7 @@ Stages, each measurable on its own (``rag eval`` prints them side by side):
 3. rerank     – the fused top ``rerank_depth`` rescored with evidence the index already
                 holds: the best *sentence* cosine inside the chunk (sentence vectors are
                 computed at index time), the IDF-weighted share of the question's words in
-                the chunk and in its title (see rag/reranking.py);
+                the chunk and in its title (see rag/search/reranking.py);
 4. collapse   – overlapping chunks of one section are near-duplicates: only the best stays.
 """
 
