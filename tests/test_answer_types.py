@@ -77,3 +77,20 @@ def test_a_role_question_needs_the_role():
 def test_a_byline_names_a_person_in_capitals():
     assert not is_byline("By the way")
     assert not is_byline("by far the largest")
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # About the page: its byline or dateline answers.
+        ("When was it published?", AnswerType.PUBLISHED),
+        ("When was the News.Az piece published?", AnswerType.PUBLISHED),
+        ("Who wrote it?", AnswerType.AUTHOR),
+        # About an event the page reports: a date or a name in the text answers, not the page's.
+        ("When did OpenAI publish its framework?", AnswerType.DATE),
+        ("When did the Commission publish the white paper?", AnswerType.DATE),
+        ("Who wrote the AI Act?", AnswerType.NAME),
+    ],
+)
+def test_metadata_questions_are_about_the_page_only(question, kind):
+    assert expected_type(question) is kind

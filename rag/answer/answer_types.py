@@ -70,14 +70,18 @@ _ROLE_Q = re.compile(
 
 # Questions about a piece itself, not its content: answered by its byline or dateline,
 # which share no words with the question ("By Aysel Mammadzada").
+# Only when the question is about the piece itself (its author, its date) and not about an
+# event it reports ("When did OpenAI publish its framework?" asks when the framework came out).
+_DOCUMENT = r"(article|piece|post|story|page|blog|item|news|newsletter|brief|column|op-ed)s?"
 _AUTHOR_Q = re.compile(
-    r"^(who (wrote|authored|penned|is the (author|writer)|was the (author|writer))|by whom"
-    r"|(what is|what's) the (name of the )?(author|writer))\b",
+    rf"^(who (wrote|authored|penned) (it|this|that)\b|who (wrote|authored|penned)\b[^?]*\b{_DOCUMENT}\b"
+    r"|who (is|was) the (author|writer)|by whom|(what is|what's) the (name of the )?(author|writer))\b",
     re.IGNORECASE,
 )
 _PUBLISHED_Q = re.compile(
-    r"^(when (was|were|did)\b.*\b(publish|published|post|posted"
-    r"|released? (the|its|this) (post|article|piece))\b"
+    r"^(when (was|were) (it|this|that) (first )?(published|posted|released)\b"
+    rf"|when (was|were)\b[^?]*\b{_DOCUMENT}\b[^?]*\b(published|posted|released|written)\b"
+    rf"|when (did|does)\b[^?]*\b(publish|post|release|write)\b[^?]*\b{_DOCUMENT}\b"
     r"|(what|which) (is|was) the (publication|release) date)",
     re.IGNORECASE,
 )

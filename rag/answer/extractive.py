@@ -20,9 +20,9 @@ halves of eval/qa.jsonl and SQuAD v1.1 (eval/tune.py), where plain sentence over
 "novelty" feature earned no weight and were dropped. Sentences that only repeat their
 section's title are not answers: headlines restate the question's topic without answering.
 
-Whether to answer at all is decided separately (:meth:`ExtractiveAnswerer.confidence`): on
-eval/qa.jsonl that separates answerable from unanswerable questions (AUROC 0.99 on the
-dev half) far better than the best sentence's own score did (0.80).
+Whether to answer at all is decided separately, by the fitted answerability model
+(:mod:`rag.answer.answerability`); ``Answer.confidence`` is its probability (0..1). A second
+sentence is shown only when it adds to the first (see :meth:`ExtractiveAnswerer._choose`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rag.answer.answer_types import METADATA_TYPES, expected_type, offers
+from rag.answer.answerability import (
+    answerability_features,
+    fully_supported,
+    load_model,
+    question_constraints,
+)
 from rag.config import check_weights
 from rag.indexing.index import Index
 from rag.indexing.lexical import coverage
@@ -58,14 +64,6 @@ class AnswerSettings:
     """
 
     weights: dict[str, float] = field(default_factory=_default_weights)
-    # confidence = weighted sum of passage-level signals (see ExtractiveAnswerer.confidence)
-    confidence_passage_cosine: float = 1.0
-    confidence_sentence_cosine: float = 1.0
-    confidence_margin: float = 1.0
-    confidence_support: float = 0.75
-    # Abstain below this confidence. Calibrated by eval/tune.py on eval/qa.jsonl: abstains on
-    # the most unanswerable questions while false abstention stays at or under 3 %.
-    threshold: float = 1.4269
     max_sentences: int = 2
     second_sentence_ratio: float = 0.85  # a second sentence must score this close to the best
 
@@ -75,6 +73,20 @@ class AnswerSettings:
             raise ValueError(f"max_sentences must be at least 1, got {self.max_sentences}.")
         if not 0.0 < self.second_sentence_ratio <= 1.0:
             raise ValueError(f"second_sentence_ratio must be in (0, 1], got {self.second_sentence_ratio}.")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the answerer read for one question: the passages, their candidate sentences with
+    their feature rows (columns: FEATURES), the candidates of the top ``k`` passages ranked
+    best first, the row of the chosen one, and the answerability features (its FEATURES)."""
+
+    evidence: list[Hit]
+    candidates: list[Candidate]
+    matrix: np.ndarray
+    ranked: list[tuple[float, Candidate]]
+    chosen: int | None
+    evidence_row: list[float]
 
 
 @dataclass(frozen=True)
@@ -157,34 +169,29 @@ class ExtractiveAnswerer:
         order = np.argsort(-scores, kind="stable")
         return [(float(scores[i]), candidates[i]) for i in order]
 
-    def confidence(self, retrieval: Retrieval, hits: list[Hit], matrix: np.ndarray | None = None) -> float:
-        """How sure the evidence makes us that the corpus answers the question.
+    def assess(self, retrieval: Retrieval, k: int) -> Assessment:
+        """Score the candidate sentences and the evidence for answering at all.
 
-        Semantic match: the cosine of the question with the top passage and with the best
-        sentence, plus the top passage's first-stage margin over the others. Support: the
-        best sentence that both covers the question's words (with its context) and offers
-        an answer of the asked-for kind. Support is what tells "Who is the Commission
-        spokesperson?" (a sentence names one) from "Who is the president of the
-        Commission?" (none does).
+        Answerability always reads the top CONFIDENCE_DEPTH passages, so asking for fewer
+        passages does not make the same question look less answerable; the answer itself
+        comes from the top ``k``.
         """
-        if not hits:
-            return 0.0
-        if matrix is None:
-            matrix = self.features(retrieval, hits)[1]
-        settings = self.settings
-        top = hits[0]
-        margin = top.fused - max((h.fused for h in hits[1:]), default=0.0)
+        evidence = retrieval.hits[: max(k, CONFIDENCE_DEPTH)]
+        candidates, matrix = self.features(retrieval, evidence)
+        ranked = [r for r in self._rank(candidates, matrix) if r[1].hit_rank < k]
+        if expected_type(retrieval.question) in METADATA_TYPES:
+            # The byline or dateline answers "who wrote it" / "when was it published" however
+            # few words it shares with the question: it goes first when one was retrieved.
+            kind = matrix[:, FEATURES.index("kind")]
+            metadata = {c for c, offered in zip(candidates, kind, strict=True) if offered == 1.0}
+            ranked.sort(key=lambda r: r[1] not in metadata)
+        row_of = {c: i for i, c in enumerate(candidates)}
+        chosen = row_of[ranked[0][1]] if ranked else None
         columns = {name: i for i, name in enumerate(FEATURES)}
-        best_sentence = float(matrix[:, columns["cosine"]].max()) if len(matrix) else 0.0
-        support = (
-            float((matrix[:, columns["context"]] * matrix[:, columns["kind"]]).max()) if len(matrix) else 0.0
+        evidence_row = answerability_features(
+            self.index, retrieval, evidence, candidates, matrix, chosen, columns
         )
-        return (
-            settings.confidence_passage_cosine * top.dense
-            + settings.confidence_sentence_cosine * best_sentence
-            + settings.confidence_margin * margin
-            + settings.confidence_support * support
-        )
+        return Assessment(evidence, candidates, matrix, ranked, chosen, evidence_row)
 
     def answer(self, retrieval: Retrieval, k: int, *, abstain: bool = True) -> Answer:
         """The best-supported sentences of the top ``k`` passages, cited.
@@ -192,37 +199,59 @@ class ExtractiveAnswerer:
         With ``abstain=False`` the best sentences are returned even below the threshold
         (the evaluation uses it to measure extraction apart from the abstention decision).
         """
-        # Confidence always reads the top CONFIDENCE_DEPTH passages, so asking for fewer
-        # passages does not make the same question look less answerable.
-        evidence = retrieval.hits[: max(k, CONFIDENCE_DEPTH)]
-        candidates, matrix = self.features(retrieval, evidence)
-        confidence = self.confidence(retrieval, evidence, matrix)
-        keep = [i for i, c in enumerate(candidates) if c.hit_rank < k]
-        candidates, matrix = [candidates[i] for i in keep], matrix[keep]
-        ranked = self._rank(candidates, matrix)
+        assessment = self.assess(retrieval, k)
+        ranked, matrix = assessment.ranked, assessment.matrix
+        model = load_model()
+        confidence = model.probability(assessment.evidence_row)
+        threshold = model.threshold
         max_sentences = self.settings.max_sentences
-        if expected_type(retrieval.question) in METADATA_TYPES:
-            # The byline or dateline answers "who wrote it" / "when was it published" however
-            # few words it shares with the question: it goes first when one was retrieved,
-            # and alone (any sentence of the text would outscore it as a "second" sentence).
+        if ranked and expected_type(retrieval.question) in METADATA_TYPES:
             kind = matrix[:, FEATURES.index("kind")]
-            metadata = {c for c, offered in zip(candidates, kind, strict=True) if offered == 1.0}
-            ranked.sort(key=lambda r: r[1] not in metadata)
-            if ranked and ranked[0][1] in metadata:
-                max_sentences = 1
-        if not ranked or (abstain and confidence < self.settings.threshold):
+            row_of = {c: i for i, c in enumerate(assessment.candidates)}
+            if kind[row_of[ranked[0][1]]] == 1.0:
+                max_sentences = 1  # the byline alone: any text sentence would outscore it
+        if not ranked or (
+            abstain and confidence < threshold and not fully_supported(assessment.evidence_row)
+        ):
             closest = [self._citation(c, s) for s, c in _one_per_passage(ranked)[:3]]
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=confidence)
-        best_score = ranked[0][0]
-        chosen = [ranked[0]] + [
-            r for r in ranked[1:max_sentences] if r[0] >= self.settings.second_sentence_ratio * best_score
-        ]
+        chosen = self._choose(retrieval, assessment, max_sentences)
         citations = [self._citation(candidate, score) for score, candidate in chosen]
         sentences = [AnswerSentence(" ".join(c.sentence.split()), n) for n, c in enumerate(citations, 1)]
         text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
         return Answer(
             retrieval.question, text, citations, abstained=False, confidence=confidence, sentences=sentences
         )
+
+    def _choose(
+        self, retrieval: Retrieval, assessment: Assessment, max_sentences: int
+    ) -> list[tuple[float, Candidate]]:
+        """The best sentence, and a second one that scores close to it and adds to it.
+
+        A second sentence is left out when it is the same sentence again (a copy in another
+        chunk or file), or when the first already holds every name and number the question
+        names and the second does not: then it is another table row, another year's figure
+        or another entity's ("What was the revenue in 2022?" must not add 2023's).
+        """
+        ranked = assessment.ranked
+        chosen = [ranked[0]]
+        if max_sentences < 2:
+            return chosen
+        constraints = [c.replace(",", "") for c in question_constraints(retrieval.question)]
+        first = self._citation(ranked[0][1], 0).sentence
+        # The sentence itself, not its title: a title naming the question's entity says
+        # nothing about which of its sentences answers.
+        first_holds = bool(constraints) and all(c in first.lower().replace(",", "") for c in constraints)
+        for score, candidate in ranked[1:]:
+            if score < self.settings.second_sentence_ratio * ranked[0][0] or len(chosen) >= max_sentences:
+                break
+            text = self._citation(candidate, score).sentence
+            if text.split() == first.split():
+                continue  # the same sentence in another chunk
+            if first_holds and not all(c in text.lower().replace(",", "") for c in constraints):
+                continue
+            chosen.append((score, candidate))
+        return chosen
 
     def stream(self, retrieval: Retrieval, k: int) -> Iterator[str | Answer]:
         """The answer exists at once: one piece per sentence (with its marker), then the Answer."""

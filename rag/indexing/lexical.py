@@ -59,8 +59,14 @@ _GLUED = re.compile(
     r"(?<![\w.,])(\d{1,2}|the|a|an|of|in|on|at|to|for|and|or|like|our|with|by|from|as|its|their)(?=[A-Z][a-z])"
 )
 # Bumped whenever tokenize() changes: an index records it, and a build with another version
-# re-indexes the words (BM25) while keeping every vector.
-TOKENIZER_VERSION = 2
+# re-indexes the words (BM25) while keeping every vector. 3: numbers without thousands
+# separators, currency names as codes.
+TOKENIZER_VERSION = 3
+
+# "4,523,000" and "4523000" are one number; a question types it either way.
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# A currency written out in one text and as its code in another ("euros" / "EUR").
+_CURRENCY_CODES = {"euro": "eur", "euros": "eur", "dollar": "usd", "dollars": "usd", "yen": "jpy"}
 
 
 def tokenize(text: str) -> list[str]:
@@ -68,7 +74,13 @@ def tokenize(text: str) -> list[str]:
     text = _GLUED.sub(r"\1 ", text)
     text = _ROLES.sub(lambda m: _ROLE_ACRONYM[m.group(1).lower()] + " ", text)
     words = (w.lower().replace("’", "'") for w in _TOKEN.findall(text))
-    return [_stem(w) for w in words if w not in STOPWORDS]
+    return [_stem(_word(w)) for w in words if w not in STOPWORDS]
+
+
+def _word(word: str) -> str:
+    if word[0].isdigit() and _THOUSANDS.fullmatch(word):
+        return word.replace(",", "")
+    return _CURRENCY_CODES.get(word, word)
 
 
 def import_bm25s() -> Any:

@@ -26,6 +26,9 @@ from rag.records import Section, Sentence
 _BULLET = re.compile(r"^\s*•\s*")
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _MARKDOWN_HEADING_RAW = re.compile(r"#{1,6}[ \t]+")
+# A Markdown table: a row of cells, then a separator row of dashes under the header.
+_TABLE_ROW = re.compile(r"^\|.*\|$")
+_TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$")
 _MAX_HEADING_WORDS = 14
 _CLOSING_PUNCTUATION = tuple('.!?:;,…"”)')
 
@@ -84,7 +87,14 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
         original: the document's text; sentence offsets point into it.
         title: the document title when the corpus gives one (JSONL corpora).
     """
-    lines = [line for line in _lines(original) if not is_boilerplate(line.text)]
+    every_line = _lines(original)
+    # Table headers are found before boilerplate goes: the dash row under them is dropped.
+    table_headers = {
+        line.start
+        for line, below in zip(every_line, every_line[1:], strict=False)  # each line and the next
+        if _TABLE_ROW.match(line.text) and _TABLE_SEPARATOR.match(below.text)
+    }
+    lines = [line for line in every_line if not is_boilerplate(line.text)]
     doc_title = title
     parent = title  # the article a heading belongs to, else the document title
     sections: list[Section] = []
@@ -107,6 +117,26 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
     while i < len(lines):
         line = lines[i]
         following = lines[i + 1] if i + 1 < len(lines) else None
+        if line.start in table_headers:
+            # Each data row is one sentence, read with its header ("Plan: Archive; Support:
+            # Phone") so the header's words match; its span is the row as written. The
+            # header row itself is no sentence: alone it answers nothing.
+            header = _cells(line.text)
+            i += 1
+            while i < len(lines) and _TABLE_ROW.match(lines[i].text):
+                if _TABLE_SEPARATOR.match(lines[i].text):
+                    i += 1
+                    continue
+                row = lines[i]
+                # A row may have fewer cells than the header (zip stops at the shorter).
+                pairs = zip(header, _cells(row.text), strict=False)
+                text = "; ".join(f"{name}: {value}" if name else value for name, value in pairs if value)
+                if text and repeat_key(text) not in seen:
+                    seen.add(repeat_key(text))
+                    sentences.append(Sentence(text, row.start, row.end))
+                i += 1
+            heading_only = []
+            continue
         if _is_article_title(line, following):
             # The title lives on in every chunk's title; its echo line is an exact repeat.
             # A page header left without text ("Tag: OpenAI") belongs to no article.
@@ -149,6 +179,10 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
     heading_only = []  # a trailing heading still counts as text
     close()
     return sections
+
+
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
 
 
 def _shorten(text: str, limit: int = 80) -> str:

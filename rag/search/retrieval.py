@@ -67,6 +67,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or RetrieverSettings()
         self.reranker = Reranker(index)
+        self._text_keys: dict[int, int] = {}  # chunk position -> hash of its normalised text
 
     def candidates(self, question: str) -> Candidates:
         """The top ``depth`` chunks by cosine and by BM25 with both scores, before fusion."""
@@ -108,7 +109,7 @@ class Retriever:
         if mode == "rerank":
             head = self.reranker.rerank(candidates, hits[: settings.rerank_depth])
             hits = head + hits[settings.rerank_depth :]
-        return self._collapse(hits) if settings.collapse else hits
+        return self._drop_copies(self._collapse(hits)) if settings.collapse else hits
 
     def _fuse(self, position: int, candidates: Candidates) -> float:
         settings = self.settings
@@ -125,6 +126,30 @@ class Retriever:
             return {p: r for r, p in enumerate(sorted(scores, key=lambda p: -scores[p]))}
 
         return ranks(candidates.dense), ranks(candidates.lexical)
+
+    def _drop_copies(self, hits: list[Hit]) -> list[Hit]:
+        """Keep only the best-ranked of chunks with the same text.
+
+        A byte-identical copy of a file (or a page saved twice) would otherwise fill two
+        result slots with one passage, cite the same sentence twice, and leave the top
+        passage no lead over the next one to show.
+        """
+        seen: set[int] = set()
+        kept = []
+        for hit in hits:
+            key = self._text_key(hit.position)
+            if key not in seen:
+                seen.add(key)
+                kept.append(hit)
+        return kept
+
+    def _text_key(self, position: int) -> int:
+        # A 64-bit hash of the normalised text, cached: only the positions that were hits.
+        key = self._text_keys.get(position)
+        if key is None:
+            key = hash(" ".join(self.index.chunks[position].clean_text.lower().split()))
+            self._text_keys[position] = key
+        return key
 
     def _collapse(self, hits: list[Hit]) -> list[Hit]:
         """Fold chunks of one section whose spans overlap into a single passage.

@@ -1,0 +1,169 @@
+"""Fit the answerability model (rag/answer/answerability.json) on public data: `make train`.
+
+Protocol: features are read on the **dev halves** only (the first half of each question
+file; rag eval reports on the second half):
+
+* SQuAD v2.0 dev (../shared/benchmarks/squad-dev/qa_v2.0.jsonl): answerable questions and
+  adversarial unanswerable ones written against the same Wikipedia paragraphs;
+* COVID-QA dev: long scientific papers, every question answerable (another corpus, another
+  question style, another cosine scale);
+* the seeds eval/qa.jsonl dev half: news pages, with near-miss unanswerable questions.
+
+eval/qa_blind.jsonl is never read here. A logistic regression (scikit-learn, lbfgs,
+deterministic) is fitted on the standardised features, each set weighted equally by its
+number of questions; the threshold is the highest one at which false abstention stays at
+or under --max-false on the answerable dev questions of *every* set, so no corpus style
+pays for another. Figures per set are printed and stored in the JSON's "info".
+
+    python eval/train_answerability.py [--max-false 0.05] [--index-root index/datasets]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from rag.answer.answerability import FEATURES, MODEL_FILE, AnswerabilityModel
+from rag.engine import Engine
+from rag.evaluation.datasets import Example, load_benchmark_examples, load_seed_examples, split_examples
+from rag.indexing.build import build_index
+from rag.indexing.index import load_index
+from rag.ingest.loading import load_jsonl, load_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+SEED = 0
+
+
+def features_of(engine: Engine, examples: list[Example], k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows and labels (1 = answerable) of ``examples`` on ``engine``'s index."""
+    rows, labels = [], []
+    for example in examples:
+        retrieval = engine.retriever.search(example.question)
+        rows.append(engine.answerer.assess(retrieval, k).evidence_row)
+        labels.append(int(example.answerable))
+    return np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+
+
+def datasets(index_root: Path, seeds_index: Path) -> dict[str, tuple[Engine, list[Example]]]:
+    """The dev halves to train on, each with the engine of its corpus."""
+    if not BENCHMARKS.is_dir():
+        sys.exit(f"{BENCHMARKS} is absent: the training data lives there.")
+    squad_index = index_root / "squad-dev"
+    build_index(load_jsonl(BENCHMARKS / "squad-dev" / "corpus.jsonl"), squad_index)
+    covid_index = index_root / "covidqa-200423"
+    build_index(load_jsonl(BENCHMARKS / "covidqa-200423" / "corpus.jsonl"), covid_index)
+    build_index(load_paths([ROOT / "seeds"]), seeds_index)
+    squad = Engine.open(load_index(squad_index))
+    covid = Engine.open(load_index(covid_index), squad.embedder)
+    seeds = Engine.open(load_index(seeds_index), squad.embedder)
+    return {
+        "squad-v2": (
+            squad,
+            split_examples(load_benchmark_examples(BENCHMARKS / "squad-dev", "qa_v2.0.jsonl"), "dev"),
+        ),
+        "covidqa": (covid, split_examples(load_benchmark_examples(BENCHMARKS / "covidqa-200423"), "dev")),
+        "seeds": (
+            seeds,
+            split_examples(load_seed_examples(ROOT / "eval" / "qa.jsonl", ROOT / "seeds"), "dev"),
+        ),
+    }
+
+
+def fit(rows: dict[str, tuple[np.ndarray, np.ndarray]], max_false: float, c: float) -> AnswerabilityModel:
+    """Logistic regression on the pooled sets, each weighted to count equally."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.concatenate([r for r, _ in rows.values()])
+    y = np.concatenate([lab for _, lab in rows.values()])
+    weight = np.concatenate([np.full(len(lab), len(y) / (len(rows) * len(lab))) for _, lab in rows.values()])
+    mean = x.mean(axis=0)
+    scale = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
+    model = LogisticRegression(C=c, max_iter=5000, random_state=SEED)
+    model.fit((x - mean) / scale, y, sample_weight=weight)
+    fitted = AnswerabilityModel(
+        tuple(mean), tuple(scale), tuple(model.coef_[0]), float(model.intercept_[0]), 0.0, {}
+    )
+    # The highest threshold keeping false abstention <= max_false in every set.
+    threshold = 1.0
+    for x_set, y_set in rows.values():
+        p = np.sort([fitted.probability(row) for row, label in zip(x_set, y_set, strict=True) if label])
+        allowed = int(np.floor(max_false * len(p)))  # answerable questions it may refuse
+        threshold = min(threshold, float(p[allowed]) if allowed < len(p) else 0.0)
+    return AnswerabilityModel(fitted.mean, fitted.scale, fitted.weights, fitted.intercept, threshold, {})
+
+
+def report(
+    model: AnswerabilityModel, rows: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, dict[str, float]]:
+    """Per set: false abstention, abstention on unanswerable, AUROC (when both kinds exist)."""
+    from sklearn.metrics import roc_auc_score
+
+    figures = {}
+    for name, (x, y) in rows.items():
+        p = np.array([model.probability(row) for row in x])
+        answered = p >= model.threshold
+        entry = {"questions": int(len(y)), "false_abstention": round(float(np.mean(~answered[y == 1])), 4)}
+        if (y == 0).any():
+            entry["abstention"] = round(float(np.mean(~answered[y == 0])), 4)
+            entry["auroc"] = round(float(roc_auc_score(y, p)), 4)
+        figures[name] = entry
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--max-false", type=float, default=0.05, help="false abstention allowed per dev set")
+    parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    parser.add_argument("--index-root", type=Path, default=ROOT / "index" / "datasets")
+    parser.add_argument("--cache", type=Path, default=ROOT / "index" / "train" / "answerability.npz")
+    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    args = parser.parse_args()
+
+    rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if args.cache.is_file() and json.loads(str(np.load(args.cache)["features"])) == list(FEATURES):
+        cached = np.load(args.cache)
+        names = json.loads(str(cached["names"]))
+        rows = {n: (cached[f"x_{n}"], cached[f"y_{n}"]) for n in names}
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            for name, (engine, examples) in datasets(args.index_root, Path(scratch) / "seeds").items():
+                rows[name] = features_of(engine, examples)
+                print(f"{name}: {len(examples)} questions read", flush=True)
+        args.cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            args.cache,
+            features=json.dumps(list(FEATURES)),
+            names=json.dumps(list(rows)),
+            **{f"x_{n}": x for n, (x, _) in rows.items()},
+            **{f"y_{n}": y for n, (_, y) in rows.items()},
+        )
+    model = fit(rows, args.max_false, args.c)
+    figures = report(model, rows)
+    info = {
+        "trained_on": {
+            n: {"questions": int(len(y)), "answerable": int(y.sum())} for n, (_, y) in rows.items()
+        },
+        "dev_figures": figures,
+        "max_false_abstention": args.max_false,
+        "c": args.c,
+        "script": "eval/train_answerability.py",
+    }
+    model = AnswerabilityModel(model.mean, model.scale, model.weights, model.intercept, model.threshold, info)
+    args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+    print(f"threshold {model.threshold:.4f}; weights:")
+    for name, weight in sorted(zip(FEATURES, model.weights, strict=True), key=lambda p: -abs(p[1])):
+        print(f"  {name:18s} {weight:+.3f}")
+    for name, entry in figures.items():
+        print(f"  dev {name}: {entry}")
+
+
+if __name__ == "__main__":
+    main()
