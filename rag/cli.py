@@ -48,6 +48,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mcp(args: argparse.Namespace) -> int:
+    from ui.mcp_server import run
+
+    run(args.corpus or [], args.index, http=args.http, host=args.host, port=args.port)
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from rag.evaluation.cli import run_cli
 
@@ -100,6 +107,20 @@ def parser() -> argparse.ArgumentParser:
         "--share", action="store_true", help="also create a public Gradio link (off by default)"
     )
     serve.set_defaults(run=_serve)
+
+    mcp = commands.add_parser("mcp", help="serve the documents to MCP clients (stdio; --http for HTTP)")
+    mcp.add_argument(
+        "--corpus", type=Path, action="append", help="document folder; repeat for several collections"
+    )
+    mcp.add_argument(
+        "--index", type=Path, help="index folder of the first corpus (default: the default index)"
+    )
+    mcp.add_argument(
+        "--http", action="store_true", help="streamable HTTP at http://HOST:PORT/mcp instead of stdio"
+    )
+    mcp.add_argument("--host", default="127.0.0.1", help="address for --http (default 127.0.0.1)")
+    mcp.add_argument("--port", type=int, default=8765, help="port for --http (default 8765)")
+    mcp.set_defaults(run=_mcp)
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
     evaluate.add_argument("--dataset", type=Path, help="benchmark folder with corpus.jsonl and qa.jsonl")

@@ -258,6 +258,7 @@ def build_app(
         )
         gr.api(answer, api_name="answer")
         gr.api(list_documents, api_name="documents")
+    app.rag_libraries = shared  # serve() mounts the OpenAI-compatible routes over them
     return app
 
 
@@ -273,19 +274,27 @@ def serve(
     from rag.ingest.uploads import max_upload_bytes
 
     # Gradio refuses far larger uploads itself; a bit over the limit gets rag's own message.
-    _, url, _ = app.queue(default_concurrency_limit=4).launch(
+    login = login_from_env()
+    server, url, _ = app.queue(default_concurrency_limit=4).launch(
         server_name=host,
         server_port=port,
         share=share,
-        auth=login_from_env(),
+        auth=login,
         css=CSS,
         theme=gr.themes.Soft(),
         show_error=False,
         max_file_size=2 * max_upload_bytes(),
         footer_links=["api"],
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         quiet=not block,
     )
+    libraries = getattr(app, "rag_libraries", None)
+    if libraries is not None:  # the OpenAI-compatible /v1 routes, same server and login
+        from ui.openai_api import openai_router
+
+        server.include_router(openai_router(libraries, login))
+    if block:
+        app.block_thread()
     return str(url)
 
 

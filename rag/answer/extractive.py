@@ -229,15 +229,17 @@ class ExtractiveAnswerer:
         """The best sentence, and a second one that scores close to it and adds to it.
 
         A second sentence is left out when it is the same sentence again (a copy in another
-        chunk or file), or when the first already holds every name and number the question
-        names and the second does not: then it is another table row, another year's figure
-        or another entity's ("What was the revenue in 2022?" must not add 2023's).
+        chunk or file), or when the first already holds every number and year the question
+        names and the second does not: then it is another table row or another year's figure
+        ("What was the revenue in 2022?" must not add 2023's).
         """
         ranked = assessment.ranked
         chosen = [ranked[0]]
         if max_sentences < 2:
             return chosen
-        constraints = [c.replace(",", "") for c in question_constraints(retrieval.question)]
+        # Numbers and years only: a sentence naming the question's entity by a pronoun ("It
+        # was founded in …") is often the answer, but one with another figure never is.
+        constraints = [c.replace(",", "") for c in question_constraints(retrieval.question) if c[0].isdigit()]
         first = self._citation(ranked[0][1], 0).sentence
         # The sentence itself, not its title: a title naming the question's entity says
         # nothing about which of its sentences answers.
