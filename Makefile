@@ -89,8 +89,9 @@ FAST := not model and not browser and not benchmark and not llm
 test-fast: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "$(FAST)"
 
-# What .ci/run checks before the tests: lint, formatting, types.
-lint: install
+# What .ci/run checks before the tests: lint, formatting, types (with the llm extra installed,
+# so mypy checks the llama-cpp backend against the real package).
+lint: install install-llm
 	$(BIN)/ruff check rag ui tests eval bench
 	$(BIN)/ruff format --check rag ui tests eval bench
 	$(BIN)/mypy rag ui

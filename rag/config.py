@@ -66,29 +66,27 @@ class Settings:
     llm_timeout: float | None = None
 
 
+# Bounds a value must keep, by Settings field (pydantic's Field constraints).
+_BOUNDS: dict[str, dict[str, Any]] = {
+    "max_upload_mb": {"gt": 0},
+    "llm_context": {"ge": 256},
+    "llm_max_tokens": {"ge": 1},
+    "llm_timeout": {"gt": 0},
+}
+
+
 @lru_cache(maxsize=1)
 def _model() -> type[BaseSettings]:
+    """A pydantic-settings model with one optional field per Settings field (derived, so
+    the two cannot drift): an unset variable is None and takes the Settings default."""
     # Built on first use: pydantic costs ~0.3 s to import, which `import rag` must not pay.
-    from pydantic import Field, field_validator
+    import typing
+
+    from pydantic import Field, create_model, field_validator
     from pydantic_settings import BaseSettings, SettingsConfigDict
 
-    class EnvSettings(BaseSettings):
+    class EnvBase(BaseSettings):
         model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", frozen=True)
-
-        corpus: Path | None = None
-        index: Path | None = None
-        embedder: str | None = None
-        username: str | None = None
-        password: str | None = None
-        max_upload_mb: float | None = Field(None, gt=0)
-        raise_errors: bool | None = None
-        llama_model: str | None = None
-        openai_base_url: str | None = None
-        openai_model: str | None = None
-        openai_api_key: str | None = None
-        llm_context: int | None = Field(None, ge=256)
-        llm_max_tokens: int | None = Field(None, ge=1)
-        llm_timeout: float | None = Field(None, gt=0)
 
         @field_validator("*", mode="before")
         @classmethod
@@ -96,7 +94,12 @@ def _model() -> type[BaseSettings]:
             # `RAG_INDEX= rag ask …` means "not set", as it does for the shell's own variables.
             return None if isinstance(value, str) and not value.strip() else value
 
-    return EnvSettings
+    hints = typing.get_type_hints(Settings)
+    fields: dict[str, Any] = {
+        name: (hints[name] | None, Field(None, **_BOUNDS.get(name, {})))
+        for name in Settings.__dataclass_fields__
+    }
+    return create_model("EnvSettings", __base__=EnvBase, **fields)
 
 
 def settings() -> Settings:
