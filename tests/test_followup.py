@@ -86,3 +86,27 @@ def test_names_and_topics():
     assert topic("How big is the bridge loan SoftBank is seeking?") == "the bridge loan"
     assert topic("What deal did SoftBank strike?") == "the deal"
     assert topic("Who met the Commission?") is None
+
+
+def test_needs_rewriting_on_the_labelled_conversation_set():
+    """86 labelled turns (tests/data/followups.jsonl), written blind before the rules were
+    tuned; the rules were tuned on the first half only. Rewriting a standalone question
+    bends it towards the previous turn, so precision matters most.
+
+    Measured: precision 0.652 -> 0.931, recall 0.682 -> 0.614 (all 86); on the held-out
+    second half precision 0.857, recall 0.545.
+    """
+    import json
+    from pathlib import Path
+
+    labelled = Path(__file__).parent / "data" / "followups.jsonl"
+    rows = [json.loads(line) for line in labelled.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) >= 60
+    tp = fp = fn = 0
+    for row in rows:
+        history = [Turn(row["previous_question"], "", row["previous_answer"])]
+        rewritten = resolve(row["question"], history).rewritten
+        tp += rewritten and row["needs_rewrite"]
+        fp += rewritten and not row["needs_rewrite"]
+        fn += not rewritten and row["needs_rewrite"]
+    assert tp / (tp + fp) >= 0.93 and tp / (tp + fn) >= 0.6, (tp, fp, fn)

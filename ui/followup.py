@@ -10,7 +10,9 @@ and OpenAI. The rules below cover the usual shapes of a follow-up, in this order
    question's remainder ("How much is SoftBank borrowing?" → "Why is SoftBank borrowing?").
 3. **Pronouns** — it, its, they, them, their, he, she, him, his, her, and "this"/"that"
    standing alone: replaced by what they most likely point at (the thing the previous
-   question was about; for he/she, the person a "who" answer named).
+   question was about; for he/she, the person a "who" answer named) — unless the question
+   names that antecedent itself ("Why does Anthropic refuse to share its model?" stands
+   alone), so a standalone question is never bent towards the previous turn.
 
 A follow-up that still lacks the names the conversation is about (it began with "And", or
 a pronoun was replaced by a common noun) gets them appended as ``(about: SoftBank, OpenAI)``:
@@ -85,6 +87,14 @@ _PRONOUN = re.compile(
     re.I,
 )
 _PERSONAL = frozenset({"he", "she", "him", "his", "her"})
+# "it" that stands for nothing: "Is it true that …", "How long will it take …", "it is said".
+_EXPLETIVE_IT = re.compile(
+    r"\b(?:is|was|will|would|isn't|wasn't)\s+it\s+(?:be\s+)?(?:true|possible|likely|worth|necessary|"
+    r"legal|safe|hard|easy|common|known|said|reported|expected)\b"
+    r"|\bhow\s+long\s+(?:will|does|did|would)\s+it\s+take\b"
+    r"|\bit\s+(?:is|was|will\s+be|would\s+be)\s+(?:true|possible|likely|worth|said|reported|expected)\b",
+    re.I,
+)
 _PLURAL = frozenset({"they", "them", "their"})
 _POSSESSIVE = frozenset({"its", "their", "his"})
 
@@ -207,6 +217,8 @@ def _pronouns(question: str, before: str, previous: Turn) -> str | None:
 
     def replace(match: re.Match[str]) -> str:
         pronoun = match.group(1).lower()
+        if _bound(question, match, before):
+            return match.group(0)  # its antecedent is in the question itself
         if pronoun in _PERSONAL:
             target = person
         elif pronoun in _PLURAL:
@@ -225,6 +237,36 @@ def _pronouns(question: str, before: str, previous: Turn) -> str | None:
         return None
     # A common noun ("the deal") loses the names the conversation is about: carry them along.
     return _with_context(resolved, old_names) if any(u[:1].islower() for u in used) else resolved
+
+
+def _bound(question: str, match: re.Match[str], before: str) -> bool:
+    """Whether the pronoun at ``match`` needs nothing from the previous turn.
+
+    A question that names the antecedent itself stands alone: "Why does Anthropic refuse to
+    share its model?" ("its": Anthropic's). A possessive (its, their, his, her + noun) binds
+    to any earlier name of the question; he, she and him to an earlier person's name (two
+    words or more, no digits); it, they, them, this and that to an earlier name of a thing
+    (one word, or with digits: "DeepSeek", "Mistral Medium 3.5"), so "What did Sam Altman
+    say about it?" still points outside. A name of the previous turn typed in lower case
+    ("what are oracle's bondholders accusing it of") counts too. The "it" of "is it true
+    that …" or "how long will it take …" points at nothing.
+    """
+    if (
+        _EXPLETIVE_IT.search(question[max(0, match.start() - 20) : match.end() + 25])
+        and match.group(1).lower() == "it"
+    ):
+        return True
+    pronoun = match.group(1).lower()
+    head = question[: match.start()]
+    earlier = names(head) + [n for n in names(before) if n.lower() in head.lower() and n not in head]
+    if not earlier:
+        return False
+    people = [n for n in earlier if len(n.split()) >= 2 and not any(c.isdigit() for c in n)]
+    if pronoun in {"he", "she", "him"}:
+        return bool(people)
+    if pronoun in _POSSESSIVE or (pronoun == "her" and _followed_by_noun(question, match.end())):
+        return True
+    return any(n not in people for n in earlier)
 
 
 def _person(before: str, previous: Turn) -> str | None:
