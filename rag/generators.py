@@ -6,26 +6,5 @@ name or any :class:`Generator` to ``ask(generator=...)``.
 
 from __future__ import annotations
 
-from rag.answer.generators import (
-    EXTRACTIVE,
-    Generator,
-    GeneratorSettings,
-    clear_generators,
-    get_generator,
-    modes,
-    names,
-    register,
-    resolve,
-)
-
-__all__ = [
-    "EXTRACTIVE",
-    "Generator",
-    "GeneratorSettings",
-    "clear_generators",
-    "get_generator",
-    "modes",
-    "names",
-    "register",
-    "resolve",
-]
+from rag.answer.generators import *  # noqa: F403 - the same public names, listed once there
+from rag.answer.generators import __all__ as __all__

@@ -63,6 +63,27 @@ def _fast_lane_never_loads_the_model(request, monkeypatch):
     monkeypatch.setattr(embedders.SentenceTransformerEmbedder, "__init__", refuse)
 
 
+def _index_seeds(tmp_path_factory, embedder, name: str) -> Path:
+    from rag.indexing.build import build_index
+    from rag.ingest.loading import load_paths
+
+    index_dir = tmp_path_factory.mktemp(name) / "index"
+    build_index(load_paths([SEEDS]), index_dir, embedder=embedder)
+    return index_dir
+
+
+def _copy(index_dir: Path, target: Path) -> Path:
+    shutil.copytree(index_dir, target)
+    return target
+
+
+def _open(index_dir: Path, embedder):
+    from rag.engine import Engine
+    from rag.indexing.index import load_index
+
+    return Engine.open(load_index(index_dir), embedder)
+
+
 @pytest.fixture(scope="session")
 def fake_embedder():
     """The deterministic hashing embedder: no model, same interface."""
@@ -74,27 +95,17 @@ def fake_embedder():
 @pytest.fixture(scope="session")
 def fake_seed_index(tmp_path_factory, fake_embedder) -> Path:
     """The seeds indexed once with the fake embedder (tests that modify it take a copy)."""
-    from rag.indexing.build import build_index
-    from rag.ingest.loading import load_paths
-
-    index_dir = tmp_path_factory.mktemp("fake-seed-index") / "index"
-    build_index(load_paths([SEEDS]), index_dir, embedder=fake_embedder)
-    return index_dir
+    return _index_seeds(tmp_path_factory, fake_embedder, "fake-seed-index")
 
 
 @pytest.fixture()
 def fake_index_copy(fake_seed_index, tmp_path) -> Path:
-    target = tmp_path / "fake-index"
-    shutil.copytree(fake_seed_index, target)
-    return target
+    return _copy(fake_seed_index, tmp_path / "fake-index")
 
 
 @pytest.fixture(scope="session")
 def fake_engine(fake_seed_index, fake_embedder):
-    from rag.engine import Engine
-    from rag.indexing.index import load_index
-
-    return Engine.open(load_index(fake_seed_index), fake_embedder)
+    return _open(fake_seed_index, fake_embedder)
 
 
 @pytest.fixture(scope="session")
@@ -112,27 +123,17 @@ def embedder():
 @pytest.fixture(scope="session")
 def built_seed_index(tmp_path_factory, embedder) -> Path:
     """The seeds indexed once; tests that modify an index get a copy (seed_index_copy)."""
-    from rag.indexing.build import build_index
-    from rag.ingest.loading import load_paths
-
-    index_dir = tmp_path_factory.mktemp("seed-index") / "index"
-    build_index(load_paths([SEEDS]), index_dir, embedder=embedder)
-    return index_dir
+    return _index_seeds(tmp_path_factory, embedder, "seed-index")
 
 
 @pytest.fixture()
 def seed_index_copy(built_seed_index, tmp_path) -> Path:
-    target = tmp_path / "index"
-    shutil.copytree(built_seed_index, target)
-    return target
+    return _copy(built_seed_index, tmp_path / "index")
 
 
 @pytest.fixture(scope="session")
 def engine(built_seed_index, embedder):
-    from rag.engine import Engine
-    from rag.indexing.index import load_index
-
-    return Engine.open(load_index(built_seed_index), embedder)
+    return _open(built_seed_index, embedder)
 
 
 @pytest.fixture()

@@ -78,10 +78,18 @@ def parse_model(model: str, libraries: Libraries) -> tuple[str, str]:
         raise ApiError(
             404, f"The model {model!r} does not exist; use one of: {known}.", code="model_not_found"
         )
-    mode = mode or EXTRACTIVE
+    return collection, _checked_mode(mode or EXTRACTIVE)
+
+
+def _checked_mode(mode: str) -> str:
+    """``mode`` when it is an answer mode.
+
+    Raises:
+        ApiError: 400, naming the modes there are.
+    """
     if mode not in modes():
         raise ApiError(400, f"Unknown answer mode {mode!r}; choose one of: {', '.join(modes())}.")
-    return collection, mode
+    return mode
 
 
 def _text(content: Any) -> str:
@@ -154,9 +162,7 @@ def _answer(libraries: Libraries, body: dict[str, Any]) -> tuple[Answer, str, st
     if not isinstance(model, str):
         raise ApiError(400, "model must be a string such as 'rag:seeds'.")
     collection, mode = parse_model(model, libraries)
-    mode = body.get("rag_mode") or mode
-    if mode not in modes():
-        raise ApiError(400, f"Unknown answer mode {mode!r}; choose one of: {', '.join(modes())}.")
+    mode = _checked_mode(body.get("rag_mode") or mode)
     k = body.get("rag_k", 5)
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise ApiError(400, f"rag_k must be an integer from 1 to {MAX_K}.")
