@@ -72,18 +72,66 @@ def build_index(
     index: Path | str | None = None,
     jsonl: Path | str | None = None,
     force: bool = False,
+    prune: bool = False,
 ) -> BuildReport:
     """Index text files/folders, or a JSONL corpus of {id, title, text}, into ``index``.
 
-    Only new or changed documents are embedded again; the write is atomic.
+    Adding never removes: documents already in the index that came from other paths stay.
+    A folder (or JSONL file) given is the source of truth for what was read from it before,
+    so files deleted from it leave the index. ``prune=True`` makes the index hold exactly
+    the documents under ``paths``. Only new or changed documents are embedded again; the
+    write is atomic.
+
+    Raises:
+        CorpusError: a path does not exist, or it holds no readable document.
     """
     from rag.config import default_corpus, default_index
     from rag.engine import clear_engines
     from rag.indexing import build as indexing
     from rag.ingest.loading import load_jsonl, load_paths
 
-    documents = load_jsonl(jsonl) if jsonl is not None else load_paths(list(paths) or [default_corpus()])
-    report = indexing.build_index(documents, index if index is not None else default_index(), force=force)
+    given = [Path(jsonl)] if jsonl is not None else [Path(p) for p in paths] or [default_corpus()]
+    documents = load_jsonl(given[0]) if jsonl is not None else load_paths(given)
+    roots = {str(path.resolve()) for path in given}
+
+    def keep(source: str, origin: str) -> bool:
+        # Kept unless read before from one of the paths given now (which no longer hold it).
+        return not prune and origin not in roots
+
+    report = indexing.build_index(
+        documents, index if index is not None else default_index(), force=force, keep=keep
+    )
+    clear_engines()
+    return report
+
+
+def remove_documents(names: Iterable[str], *, index: Path | str | None = None) -> BuildReport:
+    """Remove documents from ``index`` by the names citations use (their files stay on disk).
+
+    Raises:
+        CorpusError: a name is not in the index, or removing would leave it empty.
+        IndexNotFoundError: there is no index there.
+    """
+    from rag.config import default_index
+    from rag.engine import clear_engines
+    from rag.errors import CorpusError
+    from rag.indexing import build as indexing
+    from rag.indexing.index import load_index as _load
+
+    index_dir = Path(index if index is not None else default_index())
+    drop = set(names)
+    held = _load(index_dir).manifest.files
+    missing = sorted(drop - set(held))
+    if missing:
+        raise CorpusError(
+            f"Not in {index_dir}: {', '.join(missing)}; use the names `rag ask` cites "
+            f"(this index holds {len(held)} documents)."
+        )
+    if not set(held) - drop:
+        raise CorpusError(
+            f"Removing {', '.join(sorted(drop))} would leave {index_dir} empty; keep one document."
+        )
+    report = indexing.build_index([], index_dir, keep=lambda source, origin: source not in drop)
     clear_engines()
     return report
 

@@ -6,19 +6,48 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.answer.generators.options import add_generator_options, generator_from
 from rag.errors import RagError
 from rag.ingest.formats import supported_types
 
+if TYPE_CHECKING:
+    from rag.indexing.build import BuildReport
+
 
 def _index(args: argparse.Namespace) -> int:
     from rag.api import build_index
 
-    report = build_index(args.paths, index=args.index, jsonl=args.jsonl, force=args.force)
+    report = build_index(args.paths, index=args.index, jsonl=args.jsonl, force=args.force, prune=args.prune)
     print(report.summary())
+    if args.watch:
+        _watch_index(
+            args, lambda: build_index(args.paths, index=args.index, jsonl=args.jsonl, prune=args.prune)
+        )
+    return 0
+
+
+def _watch_index(args: argparse.Namespace, rebuild: Callable[[], BuildReport]) -> None:
+    """`rag index --watch`: rebuild on every batch of changes, one summary line each, until Ctrl-C."""
+    from rag.config import default_corpus, default_index
+    from rag.indexing.watch import watch_and_rebuild
+
+    roots = [args.jsonl] if args.jsonl is not None else [Path(p) for p in args.paths] or [default_corpus()]
+    watch_and_rebuild(
+        roots,
+        rebuild,
+        on_built=lambda report: print(report.summary(), flush=True),
+        ignore=[args.index or default_index()],  # its own writes are no change of the documents
+    )
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from rag.api import remove_documents
+
+    print(remove_documents(args.names, index=args.index).summary())
     return 0
 
 
@@ -36,15 +65,21 @@ def _ask(args: argparse.Namespace) -> int:
     for number, citation in enumerate(answer.citations, 1):
         sentence = " ".join(citation.sentence.split())
         print(f"[{number}] {citation.source} — {citation.title}")
-        start, end = citation.start + citation.sentence_start, citation.start + citation.sentence_end
-        print(f"    chars {start}–{end}: {sentence}")
+        print(f"    {citation.location}: {sentence}")
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     from ui.app import launch
 
-    launch(host=args.host, port=args.port, index=args.index, corpus=args.corpus, share=args.share)
+    launch(
+        host=args.host,
+        port=args.port,
+        index=args.index,
+        corpus=args.corpus,
+        share=args.share,
+        watch=args.watch,
+    )
     return 0
 
 
@@ -75,7 +110,23 @@ def parser() -> argparse.ArgumentParser:
     index.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX or the default index)")
     index.add_argument("--jsonl", type=Path, help="a JSONL corpus of {id, title, text} instead of files")
     index.add_argument("--force", action="store_true", help="re-embed everything")
+    index.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove every indexed document not under PATHS (default: adding never removes; "
+        "a folder given drops only the files deleted from it)",
+    )
+    index.add_argument(
+        "--watch",
+        action="store_true",
+        help="then keep watching the paths and update the index as files change (Ctrl-C stops)",
+    )
     index.set_defaults(run=_index)
+
+    remove = commands.add_parser("remove", help="remove documents from an index (their files stay)")
+    remove.add_argument("names", nargs="+", help="document names as citations show them")
+    remove.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX or the default index)")
+    remove.set_defaults(run=_remove)
 
     ask = commands.add_parser("ask", help="answer a question with cited sources")
     ask.add_argument("question")
@@ -105,6 +156,11 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--share", action="store_true", help="also create a public Gradio link (off by default)"
+    )
+    serve.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep each collection's index in step with its folder as files change",
     )
     serve.set_defaults(run=_serve)
 

@@ -182,6 +182,21 @@ class Library:
         notify(1.0, "Done")
         return report
 
+    def sync(self, progress: Progress | None = None) -> BuildReport:
+        """Bring the index in step with the folder as it is now (files added, changed, renamed or
+        removed by hand, e.g. seen by ``rag serve --watch``); a no-op when nothing changed.
+
+        The switch to the new index is atomic, and the next question reads it.
+
+        Raises:
+            RagError: the folder holds no readable document (the index is left as it was).
+        """
+        notify = progress or (lambda fraction, message: None)
+        with self._lock:  # never between an upload's files and its build
+            report = self._rebuild(None, notify, 0.0)
+        notify(1.0, "Done")
+        return report
+
     def _rebuild(self, without: str | None, notify: Progress, offset: float) -> BuildReport:
         from rag.engine import clear_engines
         from rag.indexing.build import build_index

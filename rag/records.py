@@ -11,6 +11,14 @@ from typing import Any
 
 # What every answer mode says when the documents do not hold the answer (Answer.abstained).
 NOT_FOUND = "The documents do not contain an answer to this question."
+# Between two pages of a document's text (form feed, as pdftotext writes it): a PDF's
+# extracted text carries one per page turn, so any offset tells its page.
+PAGE_BREAK = "\f"
+
+
+def page_at(text: str, offset: int, first_page: int = 1) -> int:
+    """The 1-based page of ``text[offset]``: ``first_page`` plus the page breaks before it."""
+    return first_page + text.count(PAGE_BREAK, 0, offset)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class Chunk:
     start: int
     end: int
     sentences: tuple[Sentence, ...]
+    page: int | None = None  # 1-based page where ``text`` starts, for paged documents (PDFs)
 
     @property
     def clean_text(self) -> str:
@@ -61,6 +70,7 @@ class Chunk:
             "start": self.start,
             "end": self.end,
             "sentences": [[s.text, s.start, s.end] for s in self.sentences],
+            **({"page": self.page} if self.page is not None else {}),
         }
 
     @classmethod
@@ -74,6 +84,7 @@ class Chunk:
             start=row["start"],
             end=row["end"],
             sentences=tuple(Sentence(t, s, e) for t, s, e in row["sentences"]),
+            page=row.get("page"),
         )
 
 
@@ -89,6 +100,7 @@ class Passage:
     score: float
     rank: int
     chunk_id: int
+    page: int | None = None  # 1-based page where ``text`` starts, for paged documents (PDFs)
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,7 @@ class Citation:
     score: float
     sentence_start: int
     sentence_end: int
+    page: int | None = None  # 1-based page of the sentence in a paged document (PDF), else None
 
     @property
     def sentence(self) -> str:
@@ -126,7 +139,17 @@ class Citation:
             score=round(score, 4),
             sentence_start=sentence.start - chunk.start,
             sentence_end=sentence.end - chunk.start,
+            page=(
+                None if chunk.page is None else page_at(chunk.text, sentence.start - chunk.start, chunk.page)
+            ),
         )
+
+    @property
+    def location(self) -> str:
+        """Where the sentence is, for people: "p. 12, chars 340–415" (no page outside PDFs)."""
+        start, end = self.start + self.sentence_start, self.start + self.sentence_end
+        page = f"p. {self.page}, " if self.page is not None else ""
+        return f"{page}chars {start}–{end}"
 
 
 @dataclass(frozen=True)

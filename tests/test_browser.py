@@ -247,3 +247,53 @@ def test_settings_and_a_larger_upload_with_its_progress_bar(page, shots, timings
     timings["ledger_upload_kb_per_s"] = round(size / 1024 / seconds, 2)
     page.screenshot(path=str(shots / "10-upload-done.png"))
     assert "ledger.md" in page.locator("#documents").inner_text()
+
+
+def test_a_pdf_citation_opens_its_page_with_the_sentence_marked(page, shots, tmp_path):
+    from tests.documents import paged_pdf_bytes
+
+    manual = tmp_path / "pump-manual.pdf"
+    manual.write_bytes(
+        paged_pdf_bytes(
+            [
+                ["Pump manual", "This manual covers the rooftop pumps of the east wing of the depot."],
+                ["Installation", "The rooftop pumps were installed by Nordic Flow Systems in 2019."],
+                [
+                    "Maintenance",
+                    "The filters of the rooftop pumps are replaced every six weeks by the",
+                    "facilities team of the depot.",
+                ],
+            ],
+            title="Pump manual",
+        )
+    )
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#upload input[type=file]", str(manual))
+    page.wait_for_function(
+        "() => / from 1 file in /.test(document.querySelector('#upload-status').innerText)"
+    )
+    page.get_by_role("tab", name="Chat").click()
+    answer, _, _ = ask(
+        page, "How often does the facilities team of the depot replace the filters of the rooftop pumps?"
+    )
+    assert "every six weeks" in answer.inner_text()
+    answer.locator("a.rag-cite").first.click()
+    card = page.locator("#sources .rag-source.rag-active")
+    card.wait_for()
+    assert "pump-manual.pdf" in card.inner_text() and "p. 3 · characters" in card.inner_text()
+
+    card.locator("a.rag-open").click()
+    figure = page.locator("#sources figure.rag-pdf-page[data-page='3']")
+    figure.wait_for()
+    assert "Page 3 of 3" in figure.inner_text()
+    image = figure.locator("img")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    mark = figure.locator("#rag-target.rag-pdf-mark")
+    mark.wait_for()
+    box, picture = mark.bounding_box(), image.bounding_box()
+    assert box is not None and picture is not None and box["width"] > 0 and box["height"] > 0
+    # The mark lies on the page, in its upper part where the three lines are printed.
+    assert picture["x"] <= box["x"] < picture["x"] + picture["width"]
+    assert picture["y"] <= box["y"] < picture["y"] + picture["height"] / 3
+    figure.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "11-pdf-page.png"))

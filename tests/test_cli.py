@@ -41,3 +41,80 @@ def test_rag_index_on_an_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["index", str(tmp_path / "empty"), "--index", str(tmp_path / "idx")]) == 1
     assert "No readable" in capsys.readouterr().err
+
+
+# --- `rag index` never drops documents silently (field case F19) ---
+
+
+@pytest.fixture()
+def notes(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")  # the fast lane's embedder: no model
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "archive.md").write_text(
+        "# Archive\n\nThe red door on the ground floor leads to the archive.\n"
+    )
+    (folder / "garden.md").write_text("# Garden\n\nThe blue door next to the canteen leads to the garden.\n")
+    return folder
+
+
+def _indexed(index) -> set[str]:
+    from rag.indexing.index import load_index
+
+    return set(load_index(index).manifest.files)
+
+
+def test_adding_a_file_keeps_what_the_index_held(notes, tmp_path, capsys):
+    index = str(tmp_path / "X")
+    assert main(["index", str(notes / "archive.md"), "--index", index]) == 0
+    assert main(["index", str(notes / "garden.md"), "--index", index]) == 0
+    out = capsys.readouterr().out.splitlines()[-1]
+    assert "(1 added, 0 updated, 0 removed, 0 unchanged; 1 kept from earlier runs)" in out
+    assert _indexed(index) == {"archive.md", "garden.md"}
+    assert main(["ask", "Where does the red door lead?", "--index", index]) == 0
+    assert "leads to the archive. [1]" in capsys.readouterr().out
+
+
+def test_a_folder_is_the_source_of_truth_for_its_own_files_only(notes, tmp_path, capsys):
+    index = str(tmp_path / "X")
+    other = tmp_path / "other.md"
+    other.write_text("# Other\n\nThe green door leads to the roof.\n")
+    assert main(["index", str(notes), "--index", index]) == 0
+    assert main(["index", str(other), "--index", index]) == 0
+    (notes / "garden.md").unlink()
+    assert main(["index", str(notes), "--index", index]) == 0
+    out = capsys.readouterr().out.splitlines()[-1]
+    assert "0 added, 0 updated, 1 removed, 1 unchanged; 1 kept from earlier runs" in out
+    assert _indexed(index) == {"archive.md", "other.md"}
+
+
+def test_prune_and_remove_are_the_explicit_ways_to_drop_documents(notes, tmp_path, capsys):
+    index = str(tmp_path / "X")
+    assert main(["index", str(notes), "--index", index]) == 0
+    (tmp_path / "roof.md").write_text("# Roof\n\nThe green door leads to the roof.\n")
+    assert main(["index", str(tmp_path / "roof.md"), "--index", index]) == 0
+    assert _indexed(index) == {"archive.md", "garden.md", "roof.md"}
+
+    assert main(["remove", "garden.md", "--index", index]) == 0
+    assert "1 removed" in capsys.readouterr().out and _indexed(index) == {"archive.md", "roof.md"}
+    assert (notes / "garden.md").exists()  # the file stays; only the index forgets it
+
+    assert main(["remove", "nope.md", "--index", index]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Not in") and "nope.md" in err and len(err.strip().splitlines()) == 1
+    assert main(["remove", "archive.md", "roof.md", "--index", index]) == 1
+    assert "would leave" in capsys.readouterr().err and _indexed(index) == {"archive.md", "roof.md"}
+
+    assert main(["index", str(tmp_path / "roof.md"), "--prune", "--index", index]) == 0
+    assert _indexed(index) == {"roof.md"}
+
+
+def test_a_kept_document_is_read_again_when_the_index_is_rebuilt_from_scratch(notes, tmp_path, capsys):
+    index = str(tmp_path / "X")
+    assert main(["index", str(notes / "archive.md"), "--index", index]) == 0
+    assert main(["index", str(notes / "garden.md"), "--force", "--index", index]) == 0
+    assert _indexed(index) == {"archive.md", "garden.md"}
+    (notes / "archive.md").unlink()  # gone from disk: a rebuild from scratch cannot keep it
+    assert main(["index", str(notes / "garden.md"), "--force", "--index", index]) == 1
+    err = capsys.readouterr().err
+    assert "archive.md" in err and "rag remove" in err and _indexed(index) == {"archive.md", "garden.md"}

@@ -2,9 +2,9 @@
 
 Each case's run.sh indexes its documents with this checkout's `rag` and asks its questions
 through the public API; fieldcheck.py prints `RESULT: PASS` or `RESULT: FAIL (why)` per
-question, with the expected values written in run.sh. The cases of the answer-quality work
-are run here (duplicates, edits and deletions, tables, numbers across formats); skipped when
-../shared is absent.
+question, with the expected values written in run.sh. Every case is run here;
+skipped when ../shared is absent. The kinds behind them have their own tests beside the code
+(test_loading, test_text, test_pdf_pages, test_injection, test_cli).
 """
 
 import os
@@ -26,10 +26,20 @@ pytestmark = [
 @pytest.mark.parametrize(
     ("case", "checks"),
     [
+        ("F01", 2),  # a Windows-1252 note: read as cp1252, names as written
+        ("F03", 2),  # empty files: named warnings; an only-empty folder keeps the old index
         ("F04", 4),  # a byte-identical copy: one citation per sentence, no answer changes
         ("F05", 4),  # a file deleted, another edited: no stale citation, valid offsets
+        ("F06", 2),  # Chinese without spaces: one sentence cited, exact offsets
+        ("F07", 2),  # a PDF word hyphenated across lines: joined for matching, answered
         ("F09", 2),  # a Markdown table: the matching row, never the header row
+        ("F10", 3),  # a prompt injection in a document: never the answer
+        ("F11", 2),  # names with spaces, accents, Japanese: indexed and cited by name
+        ("F12", 1),  # a 13 KB line without a full stop: a short cited span
         ("F13", 3),  # "4523000" asked for "4,523,000"; no other year's figure added
+        ("F15", 4),  # an HTML page: the article only, its byline and date answer who/when
+        ("F17", 1),  # CRLF: offsets hold for open(file).read()
+        ("F19", 3),  # `rag index b.md` after `rag index a.md`: a.md kept
     ],
 )
 def test_field_case_passes(case, checks, tmp_path):

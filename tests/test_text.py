@@ -69,3 +69,45 @@ def test_glued_words_are_split_for_matching(text, terms):
     from rag.indexing.lexical import tokenize
 
     assert tokenize(text) == terms
+
+
+def test_chinese_and_japanese_sentences_end_at_full_width_stops_with_exact_offsets():
+    original = (
+        "市图书馆调整开放时间。图书馆每周六下午五点关门，周日全天闭馆。借书证免费！東京の店は九時に開きます。"
+    )
+    sentences = list(split_sentences(original))
+    assert [original[s.start : s.end] for s in sentences] == [
+        "市图书馆调整开放时间。",
+        "图书馆每周六下午五点关门，周日全天闭馆。",
+        "借书证免费！",
+        "東京の店は九時に開きます。",
+    ]
+
+
+def test_words_hyphenated_across_a_line_are_joined_for_matching_only():
+    from rag.indexing.lexical import tokenize
+    from rag.ingest.text import readable
+
+    original = "the drop in energy consump-\ntion was large. Jean-\nPierre agreed."
+    assert normalise(original) == "the drop in energy consumption was large. Jean- Pierre agreed."
+    assert "consumpt" in tokenize(original) and "consump" not in tokenize(original)
+    assert readable("energy consump-\ntion fell") == "energy consumption fell"
+    [first, _] = split_sentences(original)
+    assert original[first.start : first.end] == "the drop in energy consump-\ntion was large."  # span exact
+
+
+def test_cjk_runs_are_indexed_as_character_bigrams():
+    from rag.indexing.lexical import tokenize
+
+    assert tokenize("图书馆周六几点关门？") == [
+        "图书",
+        "书馆",
+        "馆周",
+        "周六",
+        "六几",
+        "几点",
+        "点关",
+        "关门",
+    ]
+    assert set(tokenize("图书馆每周六下午五点关门。")) >= {"图书", "周六", "关门"}
+    assert tokenize("Windows版本") == ["window", "版本"]

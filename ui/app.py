@@ -19,7 +19,7 @@ from rag.library import Library
 from ui.assets import CONFIRM_DELETE_JS, CSS, PANEL_JS
 from ui.chat import UNEXPECTED, open_document, respond, show_citation
 from ui.panels import EMPTY_PANEL, documents_rows
-from ui.state import Conversation, Libraries, answer_modes, default_libraries
+from ui.state import Conversation, FolderWatch, Libraries, answer_modes, default_libraries
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ MODE_HELP = (
 )
 DOCUMENT_HEADERS = ["name", "title", "size", "chunks", "indexed"]
 UPLOAD_TYPES = sorted(SUFFIXES)  # the formats registry's, so the picker and the checks agree
+# With --watch, how often (seconds) each open page checks whether its documents list changed:
+# one small file read per check, and a change on disk shows within about this long.
+REFRESH_SECONDS = 2.0
 
 
 def examples_for(library: Library) -> list[str]:
@@ -50,11 +53,21 @@ def example_text(evt: gr.SelectData) -> str:
 
 
 def build_app(
-    libraries: Sequence[Library] | None = None, *, index: Path | None = None, corpus: Path | None = None
+    libraries: Sequence[Library] | None = None,
+    *,
+    index: Path | None = None,
+    corpus: Path | None = None,
+    watch: bool = False,
 ) -> gr.Blocks:
-    """The Gradio app over ``libraries`` (default: one over ``corpus``/``index``, or seeds/)."""
+    """The Gradio app over ``libraries`` (default: one over ``corpus``/``index``, or seeds/).
+
+    With ``watch``, :func:`serve` keeps every collection's index in step with its folder
+    (``app.rag_watch``, a :class:`ui.state.FolderWatch`) and open pages refresh their
+    documents list when it changed.
+    """
     shared = Libraries(libraries or default_libraries([corpus] if corpus else [], index))
     shared.engine(None)  # load the model and the default index now, not on the first question
+    folders = FolderWatch(shared) if watch else None
     modes = answer_modes()
     default = shared.get(None)
 
@@ -139,6 +152,13 @@ def build_app(
                 for c in result.citations
             ],
         }
+
+    def on_tick(library: str, seen: str) -> tuple[Any, Any, Any, str]:
+        assert folders is not None
+        stamp = folders.stamp(library)
+        if stamp == seen:  # nothing changed: leave the table (and a chosen document) alone
+            return gr.skip(), gr.skip(), gr.skip(), seen
+        return (*documents_view(library), stamp)
 
     def list_documents(library: str = "") -> list[dict]:
         """The documents of a collection: name, title, size (bytes), chunks, indexed (epoch s)."""
@@ -256,9 +276,19 @@ def build_app(
             concurrency_limit=1,
             concurrency_id="index",
         )
+        if folders is not None:
+            seen = gr.State("")  # the stamp this page's documents list shows
+            gr.Timer(REFRESH_SECONDS).tick(
+                on_tick,
+                [library, seen],
+                [table, doomed, heading, seen],
+                api_visibility="private",
+                show_progress="hidden",
+            )
         gr.api(answer, api_name="answer")
         gr.api(list_documents, api_name="documents")
     app.rag_libraries = shared  # serve() mounts the OpenAI-compatible routes over them
+    app.rag_watch = folders  # and starts watching the folders
     return app
 
 
@@ -293,6 +323,9 @@ def serve(
         from ui.openai_api import openai_router
 
         server.include_router(openai_router(libraries, login))
+    watch = getattr(app, "rag_watch", None)
+    if watch is not None:  # rag serve --watch: the folders' changes reach the indexes
+        watch.start()
     if block:
         app.block_thread()
     return str(url)
@@ -304,7 +337,9 @@ def launch(
     index: Path | None = None,
     corpus: Path | Sequence[Path] | None = None,
     share: bool = False,
+    watch: bool = False,
 ) -> None:
-    """``rag serve``: the app over ``corpus`` (one folder or several; default seeds/)."""
+    """``rag serve``: the app over ``corpus`` (one folder or several; default seeds/); with
+    ``watch``, files added, changed, renamed or removed in the folders are indexed as they change."""
     corpora = [corpus] if isinstance(corpus, (str, Path)) else list(corpus or [])
-    serve(build_app(default_libraries(corpora, index)), host=host, port=port, share=share)
+    serve(build_app(default_libraries(corpora, index), watch=watch), host=host, port=port, share=share)

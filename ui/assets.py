@@ -40,6 +40,13 @@ a.rag-open, a.rag-back { font-size: .85em; color: #4f46e5 !important; cursor: po
   line-height: 1.5; border: 1px solid #e5e7eb; padding: .75em; border-radius: 8px; }
 .rag-passage-in-doc { background: #fef9c3; }
 .rag-warning { color: #b45309; }
+.rag-pdf-page { margin: 0 0 12px 0; }
+.rag-pdf-page figcaption { font-size: 0.85em; color: #6b7280; margin-bottom: 4px; }
+.rag-pdf-canvas { position: relative; border: 1px solid #e5e7eb; }
+.rag-pdf-canvas img { display: block; width: 100%; height: auto; }
+.rag-pdf-mark { position: absolute; background: rgba(250, 204, 21, 0.45); outline: 2px solid #d97706; }
+.rag-pdf-mark.rag-closest { background: rgba(148, 163, 184, 0.35); outline-color: #64748b; }
+.rag-doc-label { font-size: 0.85em; color: #6b7280; }
 .rag-empty { color: #6b7280; }
 #sources { position: sticky; top: 0; }
 #upload-status p { margin: 0; }

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 from rag.answer.generators import EXTRACTIVE
@@ -123,7 +124,7 @@ def show_citation(conversation: Conversation | None, turn: int, number: int) -> 
     try:
         record, _ = (conversation or Conversation()).citation(int(turn), int(number))
     except (RagError, ValueError, TypeError) as error:
-        return f"<div class='rag-sources'><p class='rag-warning'>{error}</p></div>"
+        return f"<div class='rag-sources'><p class='rag-warning'>{escape(str(error))}</p></div>"
     assert record.answer is not None
     return sources_html(record.answer, int(turn), active=int(number))
 
@@ -135,11 +136,29 @@ def open_document(
     try:
         record, citation = (conversation or Conversation()).citation(int(turn), int(number))
     except (RagError, ValueError, TypeError) as error:
-        return f"<div class='rag-sources'><p class='rag-warning'>{error}</p></div>"
-    text, problem = None, ""
+        return f"<div class='rag-sources'><p class='rag-warning'>{escape(str(error))}</p></div>"
+    text, problem, page_view = None, "", ""
+    assert record.answer is not None
+    css = "rag-closest" if record.answer.abstained else "rag-support"
     try:
-        text = read_document(library_for(record.library).path_of(citation.source))
+        path = library_for(record.library).path_of(citation.source)
+        text = read_document(path)
+        if (
+            citation.page is not None
+            and path.suffix.lower() == ".pdf"
+            and text[citation.start : citation.end] == citation.text
+        ):
+            from ui.pdf_view import page_html  # PDFium: loaded when a PDF is first opened
+
+            page_view = page_html(path, citation.page, citation.sentence, css) or ""
     except RagError as error:  # deleted or unreadable since it was cited
         problem = str(error)
-    assert record.answer is not None
-    return document_html(text, citation, int(turn), int(number), problem, abstained=record.answer.abstained)
+    return document_html(
+        text,
+        citation,
+        int(turn),
+        int(number),
+        problem,
+        abstained=record.answer.abstained,
+        page_view=page_view,
+    )

@@ -133,9 +133,8 @@ def sources_text(answer: Answer) -> str:
         return ""
     lines = ["Closest passages (not an answer):" if answer.abstained else "Sources:"]
     for number, citation in enumerate(answer.citations, 1):
-        start, end = citation.start + citation.sentence_start, citation.start + citation.sentence_end
         sentence = " ".join(citation.sentence.split())
-        lines.append(f'[{number}] {citation.source} — {citation.title}, chars {start}–{end}: "{sentence}"')
+        lines.append(f'[{number}] {citation.source} — {citation.title}, {citation.location}: "{sentence}"')
     return "\n".join(lines)
 
 
@@ -152,6 +151,7 @@ def citations_data(answer: Answer) -> list[dict[str, Any]]:
             "sentence": c.sentence,
             "passage_start": c.start,
             "passage_end": c.end,
+            "page": c.page,  # 1-based page of a PDF; None for other documents
         }
         for number, c in enumerate(answer.citations, 1)
     ]

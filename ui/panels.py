@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from html import escape
 
+from rag.answer.injection import looks_like_instruction
 from rag.library import DocumentInfo
 from rag.records import Answer, Citation
 from ui.render import NOT_FOUND_HEADING, marker_html
@@ -40,7 +41,21 @@ def _passage(citation: Citation, css: str) -> str:
 
 def _span(citation: Citation) -> str:
     start = citation.start + citation.sentence_start
-    return f"characters {start:,}–{citation.start + citation.sentence_end:,}"
+    page = f"p. {citation.page} · " if citation.page is not None else ""
+    return f"{page}characters {start:,}–{citation.start + citation.sentence_end:,}"
+
+
+INJECTION_WARNING = (
+    "⚠ This passage holds text addressed to AI assistants (a possible prompt injection). "
+    "It is shown as written and is never used as an answer."
+)
+
+
+def _injection_warning(text: str) -> str:
+    """A warning line above a passage that addresses the model; empty for ordinary text."""
+    if not looks_like_instruction(text):
+        return ""
+    return f"<p class='rag-warning rag-injection' role='note'>{escape(INJECTION_WARNING)}</p>"
 
 
 def _card(citation: Citation, turn: int, number: int, *, abstained: bool, active: bool) -> str:
@@ -52,6 +67,7 @@ def _card(citation: Citation, turn: int, number: int, *, abstained: bool, active
         f"<div class='rag-source-head'>{marker_html(turn, number, citation)} "
         f"<b class='rag-title'>{escape(citation.title or citation.source)}</b></div>"
         f"<div class='rag-source-file'><code>{escape(citation.source)}</code> · {_span(citation)}</div>"
+        f"{_injection_warning(citation.text)}"
         f"<blockquote class='rag-passage'>{_passage(citation, css)}</blockquote>"
         f"<a class='rag-open' href='#doc-{turn}-{number}'>Open the full document at this place ↗</a></div>"
     )
@@ -86,12 +102,15 @@ def document_html(
     problem: str = "",
     *,
     abstained: bool = False,
+    page_view: str = "",
 ) -> str:
     """The whole (extracted) document with the cited passage shaded and its sentence marked.
 
     ``text`` is None when the document cannot be read any more; ``problem`` says why. When
     the file changed since it was indexed, the offsets no longer fit it: that is said, and
-    the indexed passage is shown instead of a wrongly placed highlight.
+    the indexed passage is shown instead of a wrongly placed highlight. ``page_view`` (a PDF's
+    cited page, rendered with the sentence marked; see ui/pdf_view.py) comes first, and the
+    text view below it.
     """
     head = (
         f"<div class='rag-doc-head'>"
@@ -119,11 +138,12 @@ def document_html(
         sentence_start - citation.start,
         sentence_end - citation.start,
         css,
-        "rag-target",
+        "" if page_view else "rag-target",  # the page's mark is where the view opens
     )
     after = escape(text[citation.end - offset :])
+    label = "<p class='rag-doc-label'>The text as indexed:</p>" if page_view else ""
     return (
-        f"<div class='rag-docview'>{head}<div class='rag-doc' id='rag-doc'>{before}"
+        f"<div class='rag-docview'>{head}{page_view}{label}<div class='rag-doc' id='rag-doc'>{before}"
         f"<span class='rag-passage-in-doc'>{passage}</span>{after}</div></div>"
     )
 

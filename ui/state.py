@@ -9,18 +9,27 @@ once (``rag.engine.get_engine`` caches it) and reloaded only after an upload or 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.answer.generators import modes
 from rag.config import settings
 from rag.engine import Engine, get_engine
 from rag.errors import RagError
+from rag.indexing.store import CURRENT
 from rag.library import Library
 from rag.records import Answer, Citation
 from ui.followup import Turn
+
+if TYPE_CHECKING:
+    from rag.indexing.build import BuildReport
+
+# Under "rag" so that `rag serve` prints its lines (the CLI shows rag's INFO lines).
+log = logging.getLogger("rag.serve")
 
 
 @dataclass
@@ -97,6 +106,69 @@ class Libraries:
         if first:  # build or update from the folder once; afterwards only uploads change it
             return get_engine(library.index, library.corpus)
         return get_engine(library.index)
+
+
+class FolderWatch:
+    """``rag serve --watch``: a daemon thread per collection keeps its index in step with its folder.
+
+    Each batch of changes (files added, changed, renamed or removed by hand) becomes one
+    :meth:`rag.library.Library.sync`; the engine is then reloaded at once, so the next
+    question reads the new index. :meth:`stamp` lets the documents tab refresh only when
+    something happened.
+    """
+
+    def __init__(self, libraries: Libraries):
+        self.libraries = libraries
+        self.stop = threading.Event()  # set it to end every watcher (tests; the process exits anyway)
+        self.ready = {name: threading.Event() for name in libraries.names}  # set once watching
+        self._batches = dict.fromkeys(libraries.names, 0)  # batches handled, per collection
+
+    def start(self) -> None:
+        """Start watching every collection's folder (returns at once)."""
+        for name in self.libraries.names:
+            threading.Thread(target=self._run, args=(name,), name=f"rag-watch-{name}", daemon=True).start()
+
+    def stamp(self, name: str | None) -> str:
+        """Changes whenever a collection's documents list may have: its live index generation
+        and the batches handled (a bad file leaves the index alone but is listed). Cheap: one
+        small file is read."""
+        library = self.libraries.get(name)
+        try:
+            current = (library.index / CURRENT).read_text(encoding="utf-8").strip()
+        except OSError:
+            current = ""
+        return f"{current}:{self._batches[library.name]}"
+
+    def _run(self, name: str) -> None:
+        from rag.indexing.watch import watch_and_rebuild
+
+        library = self.libraries.get(name)
+
+        def built(report: BuildReport) -> None:
+            self._batches[name] += 1
+            if report.up_to_date:
+                return
+            log.info("%s: %s", name, report.summary())
+            try:
+                self.libraries.engine(name)  # load the new index now, not on the next question
+            except RagError as error:
+                log.warning("%s: %s", name, error)
+
+        def failed(error: BaseException) -> None:
+            self._batches[name] += 1
+
+        try:
+            watch_and_rebuild(
+                [library.corpus],
+                library.sync,
+                on_built=built,
+                on_failed=failed,
+                ignore=[library.index],
+                stop=self.stop,
+                ready=self.ready[name],
+            )
+        except OSError as error:  # the folder is missing: nothing to watch (an upload creates it)
+            log.warning("Not watching %s for changes: %s", library.corpus, error)
 
 
 def default_libraries(corpora: Sequence[Path | str] = (), index: Path | str | None = None) -> list[Library]:

@@ -120,7 +120,16 @@ _DATELINE_MAX_CHARS = 200
 
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    r"fifty|hundred|thousand|million|billion|trillion|dozen|half|double|twice)\b",
+    r"fifty|hundred|thousand|million|billion|trillion|dozen|half|double|twice|triple"
+    # Fractions written out answer "how much" too ("fell by a third"), not "third-party".
+    r"|(a|one|two|three|four|nine) (thirds?|quarters?|fifths?|tenths?)(?!-))\b",
+    re.IGNORECASE,
+)
+# "Where …?" is answered by a place that is not always a name: "leads to the archive".
+_WHERE_Q = re.compile(r"^((in|at|from|to) )?where\b", re.IGNORECASE)
+_PLACE = re.compile(
+    r"\b(in|at|on|to|into|from|near|behind|beside|inside|outside|under|above|below|across|along"
+    r"|between|next to|opposite)\s+(the|a|an|its|their|our|his|her)\s+([\w’'-]+\s+){0,2}[\w’'-]+",
     re.IGNORECASE,
 )
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'&.-]*[A-Za-z0-9](?:\s+[A-Z][\w’'&.-]*)*")
@@ -198,6 +207,10 @@ def offers(answer_type: AnswerType, sentence: str, question: str) -> float:
     if answer_type is AnswerType.DATE and _new_matches(_NUMBER, sentence, question_words):
         # Years and day numbers are digits; a bare number is weaker evidence of a date.
         return 1.0 if _new_matches(_DATE, sentence, question_words) else 0.5
+    if answer_type is AnswerType.NAME and _WHERE_Q.search(question.strip()):
+        if _new_matches(_NAME, sentence, question_words) or _new_matches(_PLACE, sentence, question_words):
+            return 1.0
+        return 0.0
     if answer_type is AnswerType.DATE:
         # "today" or "last week" says when only relative to a date the sentence lacks.
         dates = [m.group() for m in _DATE.finditer(sentence) if m.group().lower() not in question_words]

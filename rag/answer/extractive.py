@@ -38,9 +38,11 @@ from rag.answer.answerability import (
     load_model,
     question_constraints,
 )
+from rag.answer.injection import looks_like_instruction
 from rag.config import check_weights
 from rag.indexing.index import Index
 from rag.indexing.lexical import coverage
+from rag.ingest.text import readable
 from rag.records import NOT_FOUND, Answer, AnswerSentence, Citation
 from rag.search.hits import Hit, Retrieval
 
@@ -139,6 +141,8 @@ class ExtractiveAnswerer:
                 sentence_terms = self.index.terms.sentences(position)
                 for i, (sentence, row) in enumerate(zip(chunk.sentences, sentence_rows, strict=True)):
                     terms = sentence_terms[i]
+                    if looks_like_instruction(sentence.text):
+                        continue  # a prompt injection is never an answer, nor context for one
                     context_terms = terms | previous | title_terms
                     previous = terms
                     if row in seen:
@@ -217,7 +221,7 @@ class ExtractiveAnswerer:
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=confidence)
         chosen = self._choose(retrieval, assessment, max_sentences)
         citations = [self._citation(candidate, score) for score, candidate in chosen]
-        sentences = [AnswerSentence(" ".join(c.sentence.split()), n) for n, c in enumerate(citations, 1)]
+        sentences = [AnswerSentence(readable(c.sentence), n) for n, c in enumerate(citations, 1)]
         text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
         return Answer(
             retrieval.question, text, citations, abstained=False, confidence=confidence, sentences=sentences

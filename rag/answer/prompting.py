@@ -9,10 +9,10 @@ the prompt, and verification never accepts them as support either.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.answer.injection import looks_like_instruction
 from rag.errors import GeneratorError
 from rag.records import NOT_FOUND, Chunk
 
@@ -27,20 +27,6 @@ SYSTEM = (
 # Tokens the chat template adds around the messages, plus a margin for counting differences.
 TEMPLATE_TOKENS = 48
 OMITTED = "(an instruction addressed to the reader was left out here)"
-
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(previous|prior|above|earlier|all|any|your)\b"
-    r"[^.!?\n]{0,30}\b(instructions?|prompts?|rules|directions|guidelines)\b"
-    r"|\b(system prompt|you are now|new instructions?|jailbreak)\b"
-    r"|\b(reply|respond|answer|say|output|print|write)\b[^.!?\n]{0,20}\b(only|exactly|just)\b[^.!?\n]{0,20}[\"“'‘]"
-    r"|\bas an ai (language )?model\b",
-    re.IGNORECASE,
-)
-
-
-def looks_like_instruction(text: str) -> bool:
-    """True when ``text`` addresses the model rather than stating a fact (a prompt injection)."""
-    return _INSTRUCTION.search(text) is not None
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag.answer.prompting import PromptPassage, looks_like_instruction
+from rag.answer.injection import looks_like_instruction
+from rag.answer.prompting import PromptPassage
 from rag.indexing.lexical import coverage, tokenize
 from rag.ingest.text import split_sentences
 

@@ -52,6 +52,7 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    kept: list[str] = field(default_factory=list)  # in the index before, not among the paths given
     seconds: float = 0.0
     retokenized: bool = False  # nothing changed but the tokenizer: BM25 rebuilt, no embedding
 
@@ -67,12 +68,15 @@ class BuildReport:
                 f"Index {self.index_dir} re-tokenized for this version's word matching (no embedding): "
                 f"{self.chunks} chunks from {self.files} files in {self.seconds:.1f} s."
             )
+        kept = f"; {len(self.kept)} kept from earlier runs" if self.kept else ""
         if self.up_to_date:
-            return f"Index {self.index_dir} is up to date: {self.chunks} chunks from {self.files} files."
+            return (
+                f"Index {self.index_dir} is up to date: {self.chunks} chunks from {self.files} files{kept}."
+            )
         return (
             f"Indexed {self.chunks} chunks from {self.files} files into {self.index_dir} in "
-            f"{self.seconds:.1f} s ({len(self.added)} added, {len(self.changed)} changed, "
-            f"{len(self.removed)} removed, {self.unchanged} unchanged)."
+            f"{self.seconds:.1f} s ({len(self.added)} added, {len(self.changed)} updated, "
+            f"{len(self.removed)} removed, {self.unchanged} unchanged{kept})."
         )
 
 
@@ -95,6 +99,17 @@ def _try_load(index_dir: Path) -> Index | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One document of the index being built: read now (``document``) or kept from before."""
+
+    source: str
+    sha256: str
+    origin: str
+    document: SourceDocument | None  # None: kept from the previous index, chunks reused
+    reuse: bool  # its chunks and vectors come from the previous index
+
+
 def build_index(
     documents: list[SourceDocument],
     index_dir: Path | str,
@@ -103,59 +118,101 @@ def build_index(
     settings: ChunkerSettings | None = None,
     force: bool = False,
     progress: Callable[[float, str], None] | None = None,
+    keep: Callable[[str, str], bool] | None = None,
 ) -> BuildReport:
-    """Make ``index_dir`` hold exactly ``documents``, embedding only new or changed ones.
+    """Make ``index_dir`` hold ``documents``, embedding only new or changed ones.
 
     Chunks and vectors of unchanged documents are reused when the previous index was built
     with the same embedder and chunker settings; otherwise everything is rebuilt.
     ``progress(fraction, message)`` is called as the build advances (for progress bars).
 
+    ``keep(source, origin)`` decides, for each document of the previous index that is not
+    among ``documents``, whether it stays (``origin``: where it was read from, "" for indexes
+    older than that record). Without it the index holds exactly ``documents``.
+
     Raises:
-        CorpusError: no documents, or none yields any text to index.
+        CorpusError: nothing to index, or a document to keep can no longer be read when the
+            index must be rebuilt from scratch.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
     embedder = embedder or get_embedder()
     settings = settings or ChunkerSettings()
-    if not documents:
-        raise CorpusError(f"The corpus is empty: add documents ({supported_types()}) and index again.")
     with build_lock(index_dir):
-        previous = None if force else _try_load(index_dir)
-        reusable = previous if _compatible(previous, embedder, settings) else None
+        previous = _try_load(index_dir)
+        reusable = None if force or not _compatible(previous, embedder, settings) else previous
         old_files = previous.manifest.files if previous else {}
-        report = BuildReport(index_dir, files=len(documents))
-        report.removed = sorted(set(old_files) - {d.source for d in documents})
+        old_origins = previous.manifest.origins if previous else {}
+        given = {d.source for d in documents}
+        kept_sources = [
+            s for s in old_files if s not in given and keep is not None and keep(s, old_origins.get(s, ""))
+        ]
+        if not documents and not kept_sources:
+            raise CorpusError(f"The corpus is empty: add documents ({supported_types()}) and index again.")
+        report = BuildReport(index_dir, files=len(documents) + len(kept_sources), kept=kept_sources)
+        report.removed = sorted(set(old_files) - given - set(kept_sources))
         kept: dict[str, list[int]] = {}  # source -> chunk positions in the previous index
         if reusable is not None:
             for position, chunk in enumerate(reusable.chunks):
                 kept.setdefault(chunk.source, []).append(position)
-        plan: list[tuple[SourceDocument, bool]] = []
+        plan: list[_Entry] = []
         for document in documents:
             reuse = (
                 reusable is not None
                 and old_files.get(document.source) == document.sha256
                 and document.source in kept
             )
-            plan.append((document, reuse))
+            plan.append(_Entry(document.source, document.sha256, document.origin, document, reuse))
             if reuse:
                 report.unchanged += 1
             elif document.source in old_files:
                 report.changed.append(document.source)
             else:
                 report.added.append(document.source)
+        for source in kept_sources:
+            origin = old_origins.get(source, "")
+            if reusable is not None and source in kept:
+                plan.append(_Entry(source, old_files[source], origin, None, True))
+            else:  # a rebuild from scratch needs its text again
+                document = _reread(source, origin, index_dir)
+                plan.append(_Entry(source, document.sha256, origin, document, False))
         if previous is not None and report.up_to_date and reusable is not None:
-            if previous.manifest.tokenizer == TOKENIZER_VERSION:
+            if previous.manifest.tokenizer == TOKENIZER_VERSION and old_origins == _origins(plan):
                 report.chunks = previous.size
                 return report
-            # Only the words changed: BM25 is rebuilt, every vector is reused.
-            report.retokenized = True
+            # Only the words (or where documents came from) changed: every vector is reused.
+            report.retokenized = previous.manifest.tokenizer != TOKENIZER_VERSION
         _assemble_and_write(plan, reusable, kept, embedder, settings, index_dir, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
 
+def _origins(plan: list[_Entry]) -> dict[str, str]:
+    return {entry.source: entry.origin for entry in plan if entry.origin}
+
+
+def _reread(source: str, origin: str, index_dir: Path) -> SourceDocument:
+    """A kept document read again from where it came from (for a rebuild from scratch)."""
+    from rag.ingest.loading import load_jsonl, load_paths
+
+    where = Path(origin) if origin else None
+    if where is not None and where.exists():
+        try:
+            found = load_jsonl(where) if where.suffix == ".jsonl" else load_paths([where])
+        except CorpusError:
+            found = []
+        for document in found:
+            if document.source == source:
+                return document
+    raise CorpusError(
+        f"{source} is in {index_dir} but can no longer be read from {origin or 'its folder'}, and the "
+        "index must be rebuilt from scratch (the embedder or chunking changed); index its folder "
+        "again with the others, or drop it with `rag remove`."
+    )
+
+
 def _assemble_and_write(
-    plan: list[tuple[SourceDocument, bool]],
+    plan: list[_Entry],
     reusable: Index | None,
     kept: dict[str, list[int]],
     embedder: Embedder,
@@ -175,14 +232,16 @@ def _assemble_and_write(
     sentence_texts: list[str] = []
     sentence_vector_rows: list[np.ndarray | None] = []
     rows: list[list[int]] = []
-    for document, reuse in plan:
+    for entry in plan:
+        reuse, document = entry.reuse, entry.document
         if reuse:
             assert reusable is not None
-            positions = kept[document.source]
+            positions = kept[entry.source]
             doc_chunks = [reusable.chunks[p] for p in positions]
             vectors = [reusable.chunk_vectors[p] for p in positions]
             old_rows = [reusable.sentence_rows[p] for p in positions]
         else:
+            assert document is not None  # only reused entries come without their text
             sections = parse_sections(document.text, title=document.title)
             doc_chunks = chunk_sections(document.source, document.text, sections, settings, embedder.fits)
             vectors = [None] * len(doc_chunks)
@@ -244,13 +303,13 @@ def _assemble_and_write(
     previous_times = reusable.manifest.indexed if reusable is not None else {}
     manifest = Manifest(
         indexed={  # unchanged files keep the time they were first embedded
-            document.source: previous_times.get(document.source, now) if reuse else now
-            for document, reuse in plan
+            entry.source: previous_times.get(entry.source, now) if entry.reuse else now for entry in plan
         },
         embedder=embedder.id,
         dimension=embedder.dimension,
         chunker=settings.to_json(),
-        files={document.source: document.sha256 for document, _ in plan},
+        files={entry.source: entry.sha256 for entry in plan},
+        origins=_origins(plan),
         chunks=len(chunks),
         sentences=len(sentence_texts),
         faiss_type=faiss_type,

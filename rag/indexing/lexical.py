@@ -9,6 +9,8 @@ from collections.abc import Container, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from rag.ingest.text import join_line_hyphens
+
 _TOKEN = re.compile(r"[^\W_]+(?:[.,'’-][^\W_]+)*", re.UNICODE)
 
 # English function words plus question words: they say nothing about which passage answers.
@@ -60,8 +62,13 @@ _GLUED = re.compile(
 )
 # Bumped whenever tokenize() changes: an index records it, and a build with another version
 # re-indexes the words (BM25) while keeping every vector. 3: numbers without thousands
-# separators, currency names as codes.
-TOKENIZER_VERSION = 3
+# separators, currency names as codes. 4: Chinese/Japanese/Korean runs as character bigrams.
+TOKENIZER_VERSION = 4
+
+# Scripts written without spaces between words. A run of them is indexed as overlapping
+# character bigrams ("图书馆" → "图书", "书馆"), as Lucene's CJKAnalyzer does: no dictionary
+# to ship, and a question and a passage that share a two-character word always share a term.
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 
 # "4,523,000" and "4523000" are one number; a question types it either way.
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
@@ -71,10 +78,33 @@ _CURRENCY_CODES = {"euro": "eur", "euros": "eur", "dollar": "usd", "dollars": "u
 
 def tokenize(text: str) -> list[str]:
     """Stemmed content words of ``text``, in order, repeats kept."""
-    text = _GLUED.sub(r"\1 ", text)
+    text = _GLUED.sub(r"\1 ", join_line_hyphens(text))
     text = _ROLES.sub(lambda m: _ROLE_ACRONYM[m.group(1).lower()] + " ", text)
     words = (w.lower().replace("’", "'") for w in _TOKEN.findall(text))
-    return [_stem(_word(w)) for w in words if w not in STOPWORDS]
+    tokens: list[str] = []
+    for word in words:
+        if word in STOPWORDS:
+            continue
+        if _CJK_RUN.search(word):
+            tokens.extend(_cjk_terms(word))
+        else:
+            tokens.append(_stem(_word(word)))
+    return tokens
+
+
+def _cjk_terms(word: str) -> list[str]:
+    """Bigrams of each CJK run of ``word`` (a lone character stands alone); other parts stemmed."""
+    terms: list[str] = []
+    cursor = 0
+    for run in _CJK_RUN.finditer(word):
+        if run.start() > cursor:
+            terms.append(_stem(_word(word[cursor : run.start()])))
+        chars = run.group()
+        terms.extend([chars] if len(chars) == 1 else [chars[i : i + 2] for i in range(len(chars) - 1)])
+        cursor = run.end()
+    if cursor < len(word):
+        terms.append(_stem(_word(word[cursor:])))
+    return terms
 
 
 def _word(word: str) -> str:

@@ -62,6 +62,9 @@ class Manifest:
     created: float = field(default_factory=time.time)
     sizes: dict[str, int] = field(default_factory=dict)  # file name -> bytes, to spot truncation
     indexed: dict[str, float] = field(default_factory=dict)  # source -> when its chunks were embedded
+    # source -> the folder, file or JSONL file it was read from: `rag index FOLDER` removes
+    # what that folder no longer holds and keeps what came from elsewhere.
+    origins: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Manifest:

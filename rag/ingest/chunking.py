@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass
 
 from rag.ingest.text import normalise
 from rag.ingest.tokens import DEFAULT_ENCODING, count_tokens
-from rag.records import Chunk, Section, Sentence
+from rag.records import PAGE_BREAK, Chunk, Section, Sentence, page_at
 
 _WORD = re.compile(r"\S+")
 
 # Bump when cleaning, sectioning, sentence splitting or the lexical tokenizer change what an
 # index holds: the manifest records it, so old indexes are rebuilt instead of silently reused.
-PARSER_VERSION = 4
+PARSER_VERSION = 5  # 5: CJK sentence ends, line-end hyphens joined, CRLF read as LF
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,8 @@ def chunk_sections(
         fits: the embedder's own check that a text is within its input limit.
     """
     chunks: list[Chunk] = []
+    # Paged documents (PDFs; any text with form feeds) record where each chunk's page starts.
+    paged = PAGE_BREAK in original or source.lower().endswith(".pdf")
     for section in sections:
         title_cost = count_tokens(section.title + "\n", settings.encoding) if section.title else 0
         budget = max(settings.max_tokens - title_cost, 8)
@@ -105,6 +107,7 @@ def chunk_sections(
                     start=start,
                     end=end,
                     sentences=tuple(group),
+                    page=page_at(original, start) if paged else None,
                 )
             )
     return chunks

@@ -12,6 +12,7 @@ is deterministic, so the same file always gives the same text.
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import re
@@ -19,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from rag.errors import DocumentError
+from rag.records import PAGE_BREAK
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +75,76 @@ def supported_types() -> str:
 
 
 def decode(data: bytes, name: str) -> str | None:
-    """Decode file bytes as text, or return None (with a warning) when they are not text."""
+    """Decode file bytes as text, or return None (with a warning) when they are not text.
+
+    Read as a text editor saves them: UTF-8 (with or without BOM), UTF-16/32 with a BOM,
+    else the encoding charset-normalizer detects, ties broken towards the Western code
+    pages (cp1252, latin-1) that most such files use. Line endings become ``\\n``, as
+    Python's ``open(file).read()`` gives them, so citation offsets hold for that text too.
+    """
+    bom = _bom_encoding(data)
+    if bom is not None:
+        try:
+            return _universal_newlines(data.decode(bom))
+        except UnicodeDecodeError:
+            log.warning("Skipping %s: it starts with a %s byte-order mark but is not %s.", name, bom, bom)
+            return None
     if b"\0" in data[:_SNIFF_BYTES]:
         log.warning("Skipping %s: it is a binary file, not text.", name)
         return None
     try:
-        return data.decode("utf-8-sig")
+        return _universal_newlines(data.decode("utf-8"))
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None or best.encoding is None:
+    encoding = _detect_encoding(data)
+    if encoding is None:
         log.warning("Skipping %s: it is not UTF-8 and its encoding could not be detected.", name)
         return None
-    log.warning("%s is not UTF-8; read it as %s.", name, best.encoding)
-    return str(best)
+    log.warning("%s is not UTF-8; read it as %s.", name, encoding)
+    return _universal_newlines(data.decode(encoding, errors="replace"))
+
+
+# Byte-order marks, longest first: UTF-32's LE mark begins with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Preferred when the detector finds them as likely as its first pick: a Western file is
+# otherwise often read as cp1250 or cp775 ("Hélène" → "Hélčne"), since single bytes alone
+# cannot tell these code pages apart.
+_WESTERN = ("cp1252", "iso8859_15", "latin_1")
+_TIE_CHAOS = 0.01  # charset-normalizer's "chaos" (mess ratio, 0–1) within which two readings tie
+_TIE_COHERENCE = 0.02  # and its language "coherence" (0–1) no worse than this below the best
+
+
+def _bom_encoding(data: bytes) -> str | None:
+    return next((encoding for bom, encoding in _BOMS if data.startswith(bom)), None)
+
+
+def _detect_encoding(data: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
+    matches = [m for m in from_bytes(data) if m.encoding]
+    if not matches:
+        return None
+    best = matches[0]
+    for western in _WESTERN:
+        for match in matches:
+            if (
+                match.encoding == western
+                and match.chaos <= best.chaos + _TIE_CHAOS
+                and match.coherence >= best.coherence - _TIE_COHERENCE
+            ):
+                return western
+    return str(best.encoding)
+
+
+def _universal_newlines(text: str) -> str:
+    """``\\r\\n`` and lone ``\\r`` as ``\\n``: the text ``open(file).read()`` returns."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def sniff(data: bytes) -> str:
@@ -96,6 +152,10 @@ def sniff(data: bytes) -> str:
     if not data.strip():
         return "empty"
     head = data[:_SNIFF_BYTES]
+    bom = _bom_encoding(head)
+    if bom is not None and bom != "utf-8-sig":  # UTF-16/32 text holds NUL bytes: decode first
+        text = head.decode(bom, errors="ignore").encode("utf-8")
+        return "html" if _HTML_START.match(text) else "text"
     if b"%PDF-" in head[:1024]:  # the PDF spec tolerates a little junk before the header
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
@@ -168,22 +228,26 @@ def _read_text(data: bytes, name: str) -> str:
     return text
 
 
-def _with_title(title: str | None, body: str) -> str:
-    """Put the document's own title first, where the structure parser looks for it."""
+def _with_title(title: str | None, body: str, byline: str = "") -> str:
+    """Put the document's own title first, where the structure parser looks for it, and
+    its byline (author and date lines, if any) right under the title."""
     title = " ".join((title or "").split())
-    if title and not body.lstrip().startswith(title):
-        return f"{title}\n\n{body}"
-    return body
+    if not title:
+        return byline + body
+    if body.lstrip().startswith(title):
+        body = body.lstrip()[len(title) :].lstrip("\n")
+    return f"{title}\n\n{byline}{body}"
 
 
 def _read_html(data: bytes, name: str) -> str:
     import trafilatura
 
     html = _read_text(data, name)
+    page = _tables_as_rows(html)
     # Main content only (navigation, footers and cookie banners are dropped); recall over
     # precision, since a missing paragraph cannot be cited at all.
     document = trafilatura.bare_extraction(
-        html,
+        page if page is not None else html,
         favor_recall=True,
         include_tables=True,
         include_comments=False,
@@ -194,7 +258,89 @@ def _read_html(data: bytes, name: str) -> str:
     if not body.strip():
         # Short fragments are below trafilatura's notion of an article: take all their text.
         body = trafilatura.html2txt(html) or ""
-    return _with_title(getattr(document, "title", None), body)
+    byline = _byline(getattr(document, "author", None), getattr(document, "date", None), body)
+    return _with_title(getattr(document, "title", None), body, byline)
+
+
+_MAX_CELL_CHARS = 300  # longer cells mean a layout table (a page built from tables), not data
+
+
+def _markdown_rows(rows: list[list[str]]) -> list[str]:
+    """A table as Markdown rows, the first row as header: what the structure parser reads."""
+    width = max(len(row) for row in rows)
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows[1:]]
+
+
+def _tables_as_rows(html: str):  # noqa: ANN202 - an lxml element, imported lazily
+    """The page with each data table replaced by one paragraph per Markdown row, or None
+    when it has no such table (or cannot be parsed; trafilatura then reads it as it is).
+
+    trafilatura flattens small tables and drops cells it takes for boilerplate ("Email"),
+    so a row could not be read with its header; as paragraphs the rows survive intact.
+    """
+    if "<table" not in html.lower():
+        return None
+    import lxml.html
+    from lxml.etree import ParserError
+
+    try:
+        tree = lxml.html.fromstring(html)
+    except (ParserError, ValueError):
+        return None
+    changed = False
+    for table in list(tree.iter("table")):
+        if table.find(".//table") is not None:
+            continue  # a layout table holding others
+        rows = [
+            [
+                " ".join(cell.text_content().split()).replace("|", "/")
+                for cell in row
+                if cell.tag in ("td", "th")
+            ]
+            for row in table.iter("tr")
+        ]
+        rows = [row for row in rows if any(row)]
+        if len(rows) < 2 or any(len(cell) > _MAX_CELL_CHARS for row in rows for cell in row):
+            continue
+        block = lxml.html.Element("div")
+        for line in _markdown_rows(rows):
+            paragraph = lxml.html.Element("p")
+            paragraph.text = line
+            block.append(paragraph)
+        parent = table.getparent()
+        if parent is not None:
+            parent.replace(table, block)
+            changed = True
+    return tree if changed else None
+
+
+def _byline(author: str | None, date: str | None, body: str) -> str:
+    """The page's author and date as text lines ("By …", "Published 14 April 2025"), so
+    "who wrote / when was it published" can be answered and cited as for a text file.
+
+    trafilatura finds them in the page's markup (meta tags, bylines) and leaves them out of
+    the main text; a line is added only for what the text does not already say.
+    """
+    lines = []
+    author = " ".join((author or "").split())
+    if author and author not in body:
+        lines.append(f"By {author}.")  # a full stop: a sentence of its own, never a heading
+    day = _long_date(date)
+    if day and day not in body:
+        lines.append(f"Published {day}.")
+    return "\n".join(lines) + "\n\n" if lines else ""
+
+
+def _long_date(date: str | None) -> str:
+    """``"2025-04-14"`` → ``"14 April 2025"``; anything else (or nothing) → ``""``."""
+    import datetime
+
+    try:
+        day = datetime.date.fromisoformat((date or "")[:10])
+    except ValueError:
+        return ""
+    return f"{day.day} {day:%B %Y}"
 
 
 def _read_pdf(data: bytes, name: str) -> str:
@@ -212,23 +358,44 @@ def _read_pdf(data: bytes, name: str) -> str:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as error:
         raise DocumentError(f"{name} cannot be read as a PDF ({type(error).__name__}: {error}).") from error
-    # A blank line between pages keeps a page's last line from running into the next page.
-    return _with_title(str(title) if title else None, "\n\n".join(p.strip("\n") for p in pages))
+    # A form feed on a line of its own between pages: a blank line, so a page's last line
+    # never runs into the next page, and a page break, so citations know their page.
+    return _with_title(str(title) if title else None, f"\n{PAGE_BREAK}\n".join(p.strip("\n") for p in pages))
+
+
+def _row_cells(row) -> list[str]:  # noqa: ANN001 - a python-docx table row
+    """The texts of a Word table row; a merged cell (repeated by python-docx) counted once."""
+    cells, seen = [], set()
+    for cell in row.cells:
+        if id(cell._tc) in seen:
+            continue
+        seen.add(id(cell._tc))
+        cells.append(" ".join(cell.text.split()).replace("|", "/"))
+    return cells
 
 
 def _read_docx(data: bytes, name: str) -> str:
     import docx
+    from docx.table import Table
 
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as error:  # python-docx raises KeyError, lxml and zip errors on bad files
         raise DocumentError(f"{name} cannot be read as a Word document ({type(error).__name__}).") from error
     lines = []
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
+    # Paragraphs and tables in document order; a table becomes Markdown rows, read with
+    # its header by the structure parser ("Plan: Archive; Support: Phone").
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            rows = [_row_cells(row) for row in block.rows]
+            rows = [row for row in rows if any(row)]
+            if rows:
+                lines.append("\n".join(_markdown_rows(rows)) if len(rows) > 1 else " ".join(rows[0]))
+            continue
+        text = block.text.strip()
         if not text:
             continue
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        style = (block.style.name if block.style is not None else "") or ""
         # Word headings become Markdown headings, which the structure parser turns into titles.
         if style == "Title" or style.startswith("Heading"):
             level = int(style.split()[-1]) if style.split()[-1].isdigit() else 1

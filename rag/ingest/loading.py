@@ -28,6 +28,7 @@ class SourceDocument:
     source: str  # path relative to the corpus root, or the JSONL id
     text: str
     title: str = ""  # given by JSONL corpora; files derive titles from their text
+    origin: str = ""  # the folder, file or JSONL file it was read from (absolute), for `rag index`
 
     @property
     def sha256(self) -> str:
@@ -63,6 +64,7 @@ def load_paths(paths: Iterable[Path | str]) -> list[SourceDocument]:
     for given in map(Path, paths):
         if not given.exists():
             raise CorpusError(f"Corpus path {given} does not exist; pass existing files or folders.")
+        origin = str(given.resolve())
         candidates = (
             [(given, given.name)]
             if given.is_file()
@@ -75,7 +77,7 @@ def load_paths(paths: Iterable[Path | str]) -> list[SourceDocument]:
             if not text.strip():
                 log.warning("Skipping %s: it is empty.", name)
                 continue
-            documents[name] = SourceDocument(name, text)
+            documents[name] = SourceDocument(name, text, origin=origin)
     if not documents:
         shown = ", ".join(str(p) for p in paths) or "(no paths)"
         raise CorpusError(
@@ -103,7 +105,9 @@ def load_jsonl(path: Path | str) -> list[SourceDocument]:
                 f"{path}:{number} is not a JSON object with 'id' and 'text' ({error!r}); fix that line."
             ) from error
         if text.strip():
-            documents[source] = SourceDocument(source, text, str(row.get("title") or ""))
+            documents[source] = SourceDocument(
+                source, text, str(row.get("title") or ""), origin=str(Path(path).resolve())
+            )
     if not documents:
         raise CorpusError(f"{path} holds no documents with text.")
     return list(documents.values())

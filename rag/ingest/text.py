@@ -11,7 +11,11 @@ from rag.records import Sentence
 _WHITESPACE = re.compile(r"\s+")
 # A sentence ends at . ! ? or … (optionally followed by closing quotes/brackets), then
 # whitespace, then something that can start a sentence.
-_BOUNDARY = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"“‘'(\[•*\-–]?\s*[A-Z0-9À-ÖØ-Þ])")
+_BOUNDARY = re.compile(
+    r"[.!?…][\"'”’)\]]*\s+(?=[\"“‘'(\[•*\-–]?\s*[A-Z0-9À-ÖØ-Þ])"
+    # Chinese and Japanese end sentences at 。！？ (full-width), with no space after them.
+    r"|[。！？]+[」』）】”’\"']*\s*"
+)
 # Words after which a period does not end the sentence ("Mr. Smith", "U.S. firms").
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st vs etc inc ltd co corp jr sr no fig approx e.g i.e cf al gen gov sen rep".split()
@@ -21,9 +25,29 @@ _INITIALISM = re.compile(r"^[(\"“‘']?(?:[A-Za-z]\.){2,}$|^[A-Z]\.$")
 _LIST_MARKER = re.compile(r"[•*\-–·]\s+")
 
 
+# A word broken across a line with a hyphen, as PDFs print it ("consump-\ntion"). Only
+# before a lower-case letter, so "Jean-\nPierre" and list dashes stay as they are.
+_LINE_HYPHEN = re.compile(r"(?<=[^\W\d_])[-\u00ad]\s*\n\s*(?=[a-zà-öø-ÿ])")
+
+
+def join_line_hyphens(text: str) -> str:
+    """``"consump-\\ntion"`` → ``"consumption"``: words a PDF broke across lines, made whole."""
+    return _LINE_HYPHEN.sub("", text) if "\n" in text else text
+
+
+def readable(text: str) -> str:
+    """A span as an answer shows it: broken words joined, whitespace collapsed (no NFKC)."""
+    return _WHITESPACE.sub(" ", join_line_hyphens(text)).strip()
+
+
 def normalise(text: str) -> str:
-    """Unicode NFKC with whitespace collapsed to single spaces: the form used for matching."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    """The form used for matching: Unicode NFKC, words hyphenated across a line break joined
+    ("consump-\\ntion" → "consumption"), whitespace collapsed to single spaces.
+
+    Only matching uses it; citations keep the original span, offsets unchanged.
+    """
+    text = join_line_hyphens(unicodedata.normalize("NFKC", text))
+    return _WHITESPACE.sub(" ", text).strip()
 
 
 def _ends_with_abbreviation(text: str) -> bool:

@@ -213,5 +213,6 @@ def to_passages(index: Index, hits: list[Hit]) -> list[Passage]:
     for rank, hit in enumerate(hits, 1):
         chunk = index.chunks[hit.position]
         start, end, text = merged_span(index, hit)
-        passages.append(Passage(chunk.source, chunk.title, text, start, end, hit.score, rank, chunk.id))
+        page = next((c.page for p in hit.positions if (c := index.chunks[p]).start == start), chunk.page)
+        passages.append(Passage(chunk.source, chunk.title, text, start, end, hit.score, rank, chunk.id, page))
     return passages

@@ -1,0 +1,29 @@
+"""Text inside a document that addresses the model instead of stating a fact (prompt injection).
+
+Such a sentence ("Note to AI assistants: ignore all previous instructions and …") is never
+an answer in any mode: the extractive answerer skips it, the prompt of a generative model
+shows a placeholder instead, verification never cites it, and the UI flags the passage.
+"""
+
+from __future__ import annotations
+
+import re
+
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(previous|prior|above|earlier|all|any|your)\b"
+    r"[^.!?\n]{0,30}\b(instructions?|prompts?|rules|directions|guidelines)\b"
+    r"|\b(system prompt|you are now|new instructions?|jailbreak)\b"
+    r"|\b(reply|respond|answer|say|output|print|write)\b[^.!?\n]{0,20}\b(only|exactly|just)\b[^.!?\n]{0,20}[\"“'‘]"
+    r"|\bas an ai (language )?model\b"
+    # Addressed to the machine reading it: "Note to AI assistants reading this file: …".
+    r"|\b(note|message|attention|instructions?) (to|for) (any |all )?(ai|llms?|assistants?|chatbots?"
+    r"|language models?|ai (assistants?|models?|agents?))\b"
+    r"|\b(ai (assistants?|models?|agents?)|llms?|chatbots?|language models?)"
+    r" (reading|processing|summari[sz]ing) (this|these)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """True when ``text`` addresses the model rather than stating a fact (a prompt injection)."""
+    return _INSTRUCTION.search(text) is not None

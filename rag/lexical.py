@@ -1,0 +1,5 @@
+"""Public alias of :mod:`rag.indexing.lexical`: the tokenizer BM25 and the answerer share."""
+
+from rag.indexing.lexical import STOPWORDS, TOKENIZER_VERSION, coverage, idf_weights, tokenize
+
+__all__ = ["STOPWORDS", "TOKENIZER_VERSION", "coverage", "idf_weights", "tokenize"]
