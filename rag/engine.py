@@ -28,10 +28,18 @@ def check_question(question: object) -> str:
     """The question, stripped.
 
     Raises:
-        QuestionError: (a ValueError) the question is not text, blank, or too long.
+        QuestionError: (a ValueError) the question is not text, blank, too long, or holds
+            characters that are not valid Unicode (lone surrogates, undecodable bytes).
     """
     if not isinstance(question, str):
         raise QuestionError(f"The question must be text, not {type(question).__name__}.")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate, or a byte the terminal could not decode
+        raise QuestionError(
+            f"The question holds a character that is not valid text (at position {error.start}); "
+            "retype it, or check your terminal's encoding."
+        ) from None
     question = question.strip()
     if not question:
         raise QuestionError("The question is empty: type a question about your documents.")

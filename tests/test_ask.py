@@ -190,3 +190,19 @@ def test_a_cached_engine_follows_its_corpus(tmp_path, monkeypatch):
         assert not any("2 million" in c.text for c in third.index.chunks)
     finally:
         clear_engines(index)
+
+
+@pytest.mark.parametrize("question", ["\ud800", "a \udcff b"])
+def test_a_question_that_is_not_valid_text_is_a_question_error(fake_engine, question):
+    from rag.errors import QuestionError
+
+    with pytest.raises(QuestionError, match="not valid text"):
+        fake_engine.ask(question)
+
+
+def test_the_cli_says_so_in_one_line(fake_seed_index, capsys):
+    from rag.cli import main
+
+    assert main(["ask", "a \udcff b", "--index", str(fake_seed_index)]) == 1
+    err = capsys.readouterr().err
+    assert "not valid text" in err and len(err.strip().splitlines()) == 1

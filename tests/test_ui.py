@@ -142,6 +142,10 @@ def test_the_served_app_answers_over_its_api_with_one_conversation_per_client(bu
         other = Client(url, verbose=False)
         history, _, _ = other.predict("When was it released?", [], 5, "extractive", "seeds", api_name="/chat")
         assert "Searched for" not in str(history[-1]["content"])
+        # a bad question gets the real one-line message, not Gradio's generic error
+        for bad, words in [("", "The question is empty"), ("x" * 4_001, "the limit is 4,000")]:
+            with pytest.raises(Exception, match=words):
+                client.predict(bad, api_name="/answer")
     finally:
         app.close()
 

@@ -131,9 +131,11 @@ def build_app(
 
     def answer(question: str, k: int = 5, library: str = "", mode: str = "extractive") -> dict:
         """Answer one question (no conversation): text, abstained, and citations with spans."""
-        engine = shared.engine(library or None)
         option = {"generator": mode} if mode and mode != "extractive" else {}
-        result = engine.ask(question, k=int(k), **option)
+        try:
+            result = shared.engine(library or None).ask(question, k=int(k), **option)
+        except (RagError, ValueError) as error:  # the real one-line message, not Gradio's generic one
+            raise gr.Error(str(error), print_exception=False) from None
         return {
             "question": result.question,
             "text": result.text,
@@ -148,6 +150,7 @@ def build_app(
                     "start": c.start + c.sentence_start,
                     "end": c.start + c.sentence_end,
                     "passage": c.text,
+                    "page": c.page,
                 }
                 for c in result.citations
             ],
