@@ -183,3 +183,29 @@ def test_html_author_and_date_become_a_byline_and_dateline():
     sentences = _sentences(text)
     assert is_byline("By Marta Kowalski.") and is_dateline("Published 14 April 2025.")
     assert {"By Marta Kowalski.", "Published 14 April 2025."} <= set(sentences)
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_not_the_build(tmp_path, caplog):
+    import os
+
+    (tmp_path / "good.md").write_text("# Good\n\nThe harbour opens at six.\n", encoding="utf-8")
+    with open(os.fsencode(tmp_path) + b"/bad-\xff.md", "wb") as file:
+        file.write(b"# Bad\n\nSome text.\n")
+    with caplog.at_level(logging.WARNING):
+        documents = load_paths([tmp_path])
+    assert [d.source for d in documents] == ["good.md"]
+    assert "not valid UTF-8" in caplog.text and len(caplog.records) == 1
+
+
+def test_a_file_removed_between_listing_and_reading_is_skipped(tmp_path, caplog, monkeypatch):
+    from rag.ingest import loading
+
+    (tmp_path / "good.md").write_text("# Good\n\nThe harbour opens at six.\n", encoding="utf-8")
+    (tmp_path / "gone.md").write_text("# Gone\n\nSoon deleted.\n", encoding="utf-8")
+    listed = loading.corpus_files(tmp_path)
+    (tmp_path / "gone.md").unlink()  # after the listing, before the reading
+    monkeypatch.setattr(loading, "corpus_files", lambda root: listed)
+    with caplog.at_level(logging.WARNING):
+        documents = loading.load_paths([tmp_path])
+    assert [d.source for d in documents] == ["good.md"]
+    assert "Skipping gone.md: it cannot be read" in caplog.text

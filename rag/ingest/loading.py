@@ -38,14 +38,26 @@ class SourceDocument:
 
 def _read(path: Path, name: str) -> str | None:
     """The text of one corpus file, or None (with a warning naming it) when it cannot be indexed."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        # A name that is not valid UTF-8 on disk (bytes kept as surrogates): it could not be
+        # written to the index or shown in a citation, so the file is skipped, not the build.
+        log.warning("Skipping %r: its file name is not valid UTF-8; rename the file.", name)
+        return None
     suffix = path.suffix.lower()
-    if suffix in TEXT_SUFFIXES:
-        return decode(path.read_bytes(), name)
     if suffix not in SUFFIXES:
         log.warning("Skipping %s: only %s files are indexed.", name, supported_types())
         return None
+    try:
+        data = path.read_bytes()
+    except OSError as error:  # removed or made unreadable between listing and reading
+        log.warning("Skipping %s: it cannot be read (%s).", name, error.strerror or error)
+        return None
+    if suffix in TEXT_SUFFIXES:
+        return decode(data, name)
     try:  # PDF, HTML, Word: citations then point into the extracted text (see rag.ingest.formats)
-        return extract_text(path.read_bytes(), name)
+        return extract_text(data, name)
     except DocumentError as error:
         log.warning("Skipping %s: %s", name, error)
         return None
