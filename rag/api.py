@@ -136,6 +136,29 @@ def remove_documents(names: Iterable[str], *, index: Path | str | None = None) -
     return report
 
 
+def check_index(index: Path | str | None = None) -> tuple[int, list[str]]:
+    """Check every file of an index against the checksums its manifest recorded.
+
+    Returns:
+        (files checked, names of damaged files); ([] = intact). An index built before
+        checksums were recorded has none: (0, []).
+
+    Raises:
+        IndexNotFoundError: there is no index there.
+        IndexCorruptError: its manifest is unreadable.
+    """
+    from rag.config import default_index
+    from rag.indexing.store import damaged_files, read_live, read_manifest
+
+    index_dir = Path(index if index is not None else default_index())
+
+    def check(generation: Path) -> tuple[int, list[str]]:
+        manifest = read_manifest(generation, index_dir)
+        return len(manifest.checksums), damaged_files(generation, manifest)
+
+    return read_live(index_dir, check)
+
+
 def load_index(index: Path | str | None = None):  # noqa: ANN201 - Index, imported lazily
     """Load an index folder (default: the default index) without touching any corpus."""
     from rag.config import default_index

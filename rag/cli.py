@@ -21,12 +21,34 @@ if TYPE_CHECKING:
 def _index(args: argparse.Namespace) -> int:
     from rag.api import build_index
 
+    if args.check:
+        return _check(args)
     report = build_index(args.paths, index=args.index, jsonl=args.jsonl, force=args.force, prune=args.prune)
     print(report.summary())
     if args.watch:
         _watch_index(
             args, lambda: build_index(args.paths, index=args.index, jsonl=args.jsonl, prune=args.prune)
         )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """`rag index --check`: every file against its checksum; exit status 1 when damaged."""
+    from rag.api import check_index
+    from rag.config import default_index
+
+    index_dir = args.index or default_index()
+    checked, damaged = check_index(index_dir)
+    if damaged:
+        print(
+            f"Index {index_dir} is damaged: {', '.join(damaged)} no longer match their checksums; "
+            f"repair it with `rag index --index {index_dir} PATHS…` (the same paths as before)."
+        )
+        return 1
+    if not checked:
+        print(f"Index {index_dir} was built before checksums were recorded; `rag index --force` adds them.")
+        return 0
+    print(f"Index {index_dir} is intact: {checked} files match their checksums.")
     return 0
 
 
@@ -110,6 +132,12 @@ def parser() -> argparse.ArgumentParser:
     index.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX or the default index)")
     index.add_argument("--jsonl", type=Path, help="a JSONL corpus of {id, title, text} instead of files")
     index.add_argument("--force", action="store_true", help="re-embed everything")
+    index.add_argument(
+        "--check",
+        action="store_true",
+        help="only check every index file against its checksum (exit status 1 if damaged; "
+        "an ordinary `rag index` repairs)",
+    )
     index.add_argument(
         "--prune",
         action="store_true",

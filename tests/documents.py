@@ -66,3 +66,77 @@ def html_bytes(title: str, paragraphs: list[str]) -> bytes:
         f"<article><h1>{title}</h1>{body}</article>"
         f"<footer>Copyright 2025 Example News. All rights reserved.</footer></body></html>"
     ).encode()
+
+
+def docx_bomb_bytes(expanded_mib: int) -> bytes:
+    """A valid .docx whose document.xml unpacks to ``expanded_mib`` MiB (~1/270 of it zipped)."""
+    import zipfile
+
+    base = docx_bytes("Bomb", ["seed"])
+    paragraph = "<w:p><w:r><w:t>All work and no play makes Jack a dull boy.</w:t></w:r></w:p>" * 1000
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(base)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target,
+    ):
+        for item in source.infolist():
+            if item.filename != "word/document.xml":
+                target.writestr(item, source.read(item.filename))
+                continue
+            head, tail = source.read(item.filename).decode().split("<w:body>")
+            with target.open("word/document.xml", "w", force_zip64=True) as handle:
+                handle.write((head + "<w:body>").encode())
+                for _ in range(expanded_mib * 1024 * 1024 // len(paragraph)):
+                    handle.write(paragraph.encode())
+                handle.write(tail.encode())
+    return out.getvalue()
+
+
+def pdf_bomb_bytes(pages: int, mib_per_page: float) -> bytes:
+    """A valid PDF whose pages' Flate-compressed content streams each decode to ``mib_per_page``
+    MiB: one long string shown on the page (few operators, many bytes)."""
+    import zlib
+
+    size = int(mib_per_page * 1024 * 1024)
+    stream = zlib.compress(b"BT /F1 11 Tf 72 760 Td (" + b"a" * size + b") Tj ET", 9)
+    page_ids = [4 + 2 * i for i in range(pages)]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{' '.join(f'{i} 0 R' for i in page_ids)}] /Count {pages} >>".encode(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    for number in range(pages):
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {page_ids[number] + 1} 0 R "
+            "/Resources << /Font << /F1 3 0 R >> >> >>".encode()
+        )
+        objects.append(
+            f"<< /Length {len(stream)} /Filter /FlateDecode >>\nstream\n".encode() + stream + b"\nendstream"
+        )
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+def long_html_bytes(mib: float) -> bytes:
+    """An HTML page of ``mib`` MiB of paragraphs (an article far beyond any news page)."""
+    paragraph = "<p>Paragraph {n}: the <b>archive</b> holds record {n} of the <a href='#'>series</a>.</p>\n"
+    parts, size, n = [], 0, 0
+    while size < mib * 1024 * 1024:
+        parts.append(paragraph.format(n=n))
+        size += len(parts[-1])
+        n += 1
+    return (
+        "<html><head><title>Long page</title></head><body><article>"
+        + "".join(parts)
+        + "</article></body></html>"
+    ).encode()

@@ -237,7 +237,11 @@ def build_app(
                     headers=DOCUMENT_HEADERS, interactive=False, elem_id="documents", wrap=True
                 )
                 with gr.Row():
-                    doomed = gr.Dropdown([], label="Document to delete", elem_id="doomed", scale=4)
+                    # Any name is accepted here and checked by Library.delete, so that /delete works
+                    # from an API session whose list of choices was never filled.
+                    doomed = gr.Dropdown(
+                        [], label="Document to delete", elem_id="doomed", scale=4, allow_custom_value=True
+                    )
                     delete = gr.Button("Delete document", variant="stop", elem_id="delete", scale=1)
 
         chat_in = [question, chatbot, conversation, k, mode, library]
@@ -305,14 +309,17 @@ def serve(
     """
     from rag.config import login_from_env
     from rag.ingest.uploads import max_upload_bytes
+    from ui.login import LoginGuard
 
-    # Gradio refuses far larger uploads itself; a bit over the limit gets rag's own message.
     login = login_from_env()
+    guard = LoginGuard(login) if login else None  # one lockout count for the UI and /v1
+    # Gradio refuses far larger uploads itself; a bit over the limit gets rag's own message.
     server, url, _ = app.queue(default_concurrency_limit=4).launch(
         server_name=host,
         server_port=port,
         share=share,
-        auth=login,
+        auth=guard,
+        auth_message="After 10 wrong passwords for a name, it is locked for a minute.",
         css=CSS,
         theme=gr.themes.Soft(),
         show_error=False,
@@ -325,7 +332,7 @@ def serve(
     if libraries is not None:  # the OpenAI-compatible /v1 routes, same server and login
         from ui.openai_api import openai_router
 
-        server.include_router(openai_router(libraries, login))
+        server.include_router(openai_router(libraries, guard))
     watch = getattr(app, "rag_watch", None)
     if watch is not None:  # rag serve --watch: the folders' changes reach the indexes
         watch.start()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from rag.engine import check_question
 from rag.errors import GeneratorError, QuestionError, RagError
 from rag.records import Answer
 from ui.followup import Turn, resolve
+from ui.login import LoginGuard
 from ui.state import Libraries
 
 PREFIX = "rag:"
@@ -225,8 +225,8 @@ def _chunks(answer: Answer, model: str, resolved: str) -> Iterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def _authorized(request: Request, login: tuple[str, str] | None) -> bool:
-    if login is None:
+def _authorized(request: Request, guard: LoginGuard | None) -> bool:
+    if guard is None:
         return True
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -238,12 +238,11 @@ def _authorized(request: Request, login: tuple[str, str] | None) -> bool:
             given = base64.b64decode(value.strip()).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return False
-    expected = f"{login[0]}:{login[1]}"
-    return secrets.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    return guard.check_token(given)  # the UI's check: the same lockout after wrong passwords
 
 
-def openai_router(libraries: Libraries, login: tuple[str, str] | None) -> APIRouter:
-    """The /v1 routes over ``libraries``, behind ``login`` when one is set."""
+def openai_router(libraries: Libraries, guard: LoginGuard | None) -> APIRouter:
+    """The /v1 routes over ``libraries``, behind the UI's login ``guard`` when one is set."""
     router = APIRouter(prefix="/v1")
     refused = ApiError(
         401,
@@ -254,7 +253,7 @@ def openai_router(libraries: Libraries, login: tuple[str, str] | None) -> APIRou
 
     @router.get("/models")
     def list_models(request: Request) -> JSONResponse:
-        if not _authorized(request, login):
+        if not _authorized(request, guard):
             return refused.response()
         data = [
             {"id": model_name(n), "object": "model", "created": 0, "owned_by": "rag"} for n in libraries.names
@@ -263,7 +262,7 @@ def openai_router(libraries: Libraries, login: tuple[str, str] | None) -> APIRou
 
     @router.post("/chat/completions", response_model=None)
     def chat_completions(request: Request, body: dict[str, Any]) -> JSONResponse | StreamingResponse:
-        if not _authorized(request, login):
+        if not _authorized(request, guard):
             return refused.response()
         try:
             answer, model, resolved = _answer(libraries, body)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.errors import CorpusError, RagError
+from rag.errors import CorpusError, IndexCorruptError, RagError
 from rag.indexing.embedders import Embedder, get_embedder
 from rag.indexing.index import Index, load_index
 from rag.indexing.lexical import TOKENIZER_VERSION, tokenize
@@ -22,9 +22,12 @@ from rag.indexing.store import (
     CURRENT,
     DOC_FREQ,
     FAISS,
+    MANIFEST,
     SENTENCE_VECTORS,
     Manifest,
     build_lock,
+    damaged_files,
+    live_generation,
     write_generation,
 )
 from rag.ingest.chunking import ChunkerSettings, chunk_sections, embedding_text
@@ -55,6 +58,7 @@ class BuildReport:
     kept: list[str] = field(default_factory=list)  # in the index before, not among the paths given
     seconds: float = 0.0
     retokenized: bool = False  # nothing changed but the tokenizer: BM25 rebuilt, no embedding
+    repaired: list[str] = field(default_factory=list)  # damaged index files, rebuilt from the documents
 
     @property
     def up_to_date(self) -> bool:
@@ -69,6 +73,11 @@ class BuildReport:
                 f"{self.chunks} chunks from {self.files} files in {self.seconds:.1f} s."
             )
         kept = f"; {len(self.kept)} kept from earlier runs" if self.kept else ""
+        if self.repaired:
+            return (
+                f"Repaired index {self.index_dir} (damaged: {', '.join(self.repaired)}; everything "
+                f"re-embedded): {self.chunks} chunks from {self.files} files in {self.seconds:.1f} s."
+            )
         if self.up_to_date:
             return (
                 f"Index {self.index_dir} is up to date: {self.chunks} chunks from {self.files} files{kept}."
@@ -89,13 +98,36 @@ def _compatible(previous: Index | None, embedder: Embedder, settings: ChunkerSet
     )
 
 
-def _try_load(index_dir: Path) -> Index | None:
+def _previous(index_dir: Path) -> tuple[Index | None, Manifest | None, list[str]]:
+    """The index being updated, its manifest, and its damaged files (then the index is None).
+
+    Every file is checked against its checksum, the vectors too, since unchanged documents'
+    vectors are reused from it: a damaged index is rebuilt from the documents (repair
+    without --force), and its manifest still says which documents it held.
+    """
     if not (index_dir / CURRENT).exists():
-        return None
+        return None, None, []
     try:
-        return load_index(index_dir)
-    except RagError as error:  # a corrupt or old index is simply rebuilt from scratch
+        index = load_index(index_dir)
+    except RagError as error:  # a corrupt or old index is rebuilt from scratch
         log.warning("Rebuilding %s from scratch: %s", index_dir, error)
+        manifest = _manifest_only(index_dir)
+        damaged = damaged_files(live_generation(index_dir), manifest) if manifest else []
+        if not damaged and isinstance(error, IndexCorruptError):
+            damaged = ["files that could not be read"]
+        return None, manifest, damaged
+    damaged = damaged_files(index.path, index.manifest)
+    if damaged:
+        log.warning("Rebuilding %s from scratch: damaged files %s", index_dir, ", ".join(damaged))
+        return None, index.manifest, damaged
+    return index, index.manifest, []
+
+
+def _manifest_only(index_dir: Path) -> Manifest | None:
+    try:
+        text = (live_generation(index_dir) / MANIFEST).read_text(encoding="utf-8")
+        return Manifest.from_json(json.loads(text))
+    except (RagError, OSError, ValueError, TypeError):
         return None
 
 
@@ -139,17 +171,19 @@ def build_index(
     embedder = embedder or get_embedder()
     settings = settings or ChunkerSettings()
     with build_lock(index_dir):
-        previous = _try_load(index_dir)
+        previous, old_manifest, damaged = _previous(index_dir)
         reusable = None if force or not _compatible(previous, embedder, settings) else previous
-        old_files = previous.manifest.files if previous else {}
-        old_origins = previous.manifest.origins if previous else {}
+        old_files = old_manifest.files if old_manifest else {}
+        old_origins = old_manifest.origins if old_manifest else {}
         given = {d.source for d in documents}
         kept_sources = [
             s for s in old_files if s not in given and keep is not None and keep(s, old_origins.get(s, ""))
         ]
         if not documents and not kept_sources:
             raise CorpusError(f"The corpus is empty: add documents ({supported_types()}) and index again.")
-        report = BuildReport(index_dir, files=len(documents) + len(kept_sources), kept=kept_sources)
+        report = BuildReport(
+            index_dir, files=len(documents) + len(kept_sources), kept=kept_sources, repaired=damaged
+        )
         report.removed = sorted(set(old_files) - given - set(kept_sources))
         kept: dict[str, list[int]] = {}  # source -> chunk positions in the previous index
         if reusable is not None:

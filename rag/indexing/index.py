@@ -18,7 +18,9 @@ from rag.indexing.store import (
     FAISS,
     SENTENCE_VECTORS,
     Manifest,
-    live_generation,
+    collect_garbage,
+    damaged_files,
+    read_live,
     read_manifest,
     rebuild_hint,
 )
@@ -79,21 +81,35 @@ class Index:
 
 
 def load_index(index_dir: Path | str) -> Index:
-    """Load the live generation of an index folder.
+    """Load the live generation of an index folder, pinned (see store.read_live).
+
+    Every file read in full is checked against the manifest's checksum; the memory-mapped
+    vector files are checked by builds and `rag index --check`. Generations a crashed or
+    concurrent build left behind are removed first, when no build is running.
 
     Raises:
         IndexNotFoundError: nothing was built there.
-        IndexCorruptError: a file is missing, truncated or unreadable; the message says how
-            to rebuild.
+        IndexCorruptError: a file is missing, truncated, damaged or unreadable; the message
+            says how to rebuild.
         UnsupportedFormatError: written by an incompatible version.
     """
     index_dir = Path(index_dir)
-    generation = live_generation(index_dir)
+    collect_garbage(index_dir)
+    return read_live(index_dir, lambda generation: _load_generation(generation, index_dir))
+
+
+def _load_generation(generation: Path, index_dir: Path) -> Index:
     manifest = read_manifest(generation, index_dir)
+    damaged = damaged_files(generation, manifest, everything=False)
+    if damaged:
+        raise IndexCorruptError(
+            f"Index file {generation / damaged[0]} is damaged (its checksum does not match); "
+            f"repair it with `rag index --index {index_dir} PATHS…` (damaged files are rebuilt)."
+        )
     try:
         return _read(generation, index_dir, manifest)
-    except IndexCorruptError:
-        raise
+    except (IndexCorruptError, FileNotFoundError):
+        raise  # FileNotFoundError: the generation was removed under us; read_live retries
     except Exception as error:  # FAISS, numpy and bm25s raise many types on bad bytes
         raise IndexCorruptError(
             f"The index in {index_dir} cannot be read ({type(error).__name__}: {error}); "
