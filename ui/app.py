@@ -58,14 +58,26 @@ def build_app(
     index: Path | None = None,
     corpus: Path | None = None,
     watch: bool = False,
+    isolate_builds: bool = True,
 ) -> gr.Blocks:
     """The Gradio app over ``libraries`` (default: one over ``corpus``/``index``, or seeds/).
+
+    With ``isolate_builds`` (the default), uploads, deletes and folder syncs index in one
+    worker process at a lower priority (rag.indexing.worker), so questions keep their speed
+    while a large file is indexed; libraries given with a builder of their own keep it.
 
     With ``watch``, :func:`serve` keeps every collection's index in step with its folder
     (``app.rag_watch``, a :class:`ui.state.FolderWatch`) and open pages refresh their
     documents list when it changed.
     """
-    shared = Libraries(libraries or default_libraries([corpus] if corpus else [], index))
+    collections = list(libraries or default_libraries([corpus] if corpus else [], index))
+    if isolate_builds:
+        from rag.indexing.worker import BuildWorker
+
+        worker = BuildWorker()  # started on the first build, shared by the collections
+        for collection in collections:
+            collection.builder = collection.builder or worker
+    shared = Libraries(collections)
     shared.engine(None)  # load the model and the default index now, not on the first question
     folders = FolderWatch(shared) if watch else None
     modes = answer_modes()

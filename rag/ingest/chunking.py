@@ -20,7 +20,9 @@ _WORD = re.compile(r"\S+")
 
 # Bump when cleaning, sectioning, sentence splitting or the lexical tokenizer change what an
 # index holds: the manifest records it, so old indexes are rebuilt instead of silently reused.
-PARSER_VERSION = 5  # 5: CJK sentence ends, line-end hyphens joined, CRLF read as LF
+# 5: CJK sentence ends, line-end hyphens joined, CRLF read as LF; 6: long "#" lines are
+# text, glued list numbers ("2Anthropic") left out of sentences
+PARSER_VERSION = 6
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,11 @@ _MARKDOWN_HEADING_RAW = re.compile(r"#{1,6}[ \t]+")
 _TABLE_ROW = re.compile(r"^\|.*\|$")
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?$")
 _MAX_HEADING_WORDS = 14
+_GLUED_NUMBER = re.compile(r"(\d{1,2})(?=[A-Z])")
+# A "#" line longer than this is text, not a heading: every chunk of a section repeats its
+# heading as its title, so a 1 MB one-line "# …" file was embedded and tokenized once per
+# chunk (quadratic: 80 KB took 39 s). Real Markdown headings are far shorter.
+_MAX_MARKDOWN_HEADING_WORDS = 40
 _CLOSING_PUNCTUATION = tuple('.!?:;,…"”)')
 
 
@@ -53,12 +58,30 @@ def _lines(original: str) -> list[_Line]:
             lead = len(body) - len(body.lstrip())
             lines.append(_Line(offset + lead, offset + len(body.rstrip()), text))
         offset += len(raw)
-    return lines
+    return _without_glued_numbers(lines)
+
+
+def _without_glued_numbers(lines: list[_Line]) -> list[_Line]:
+    """Lines of a numbered list whose numbers lost their dot and space in extraction
+    ("1OpenAI has…", "2Anthropic still…") start after the number: it is no part of the
+    sentence, and "2Anthropic" is no word. Only consecutive numbers count as a list, so a
+    lone "1Password" keeps its digit."""
+    numbers = [int(m.group(1)) if (m := _GLUED_NUMBER.match(line.text)) else None for line in lines]
+    out = []
+    for i, (line, number) in enumerate(zip(lines, numbers, strict=True)):
+        listed = number is not None and (
+            (i > 0 and numbers[i - 1] == number - 1) or (i + 1 < len(lines) and numbers[i + 1] == number + 1)
+        )
+        if listed:
+            width = len(str(number))
+            line = _Line(line.start + width, line.end, line.text[width:])
+        out.append(line)
+    return out
 
 
 def _is_heading(line: _Line, following: _Line | None) -> bool:
     if _MARKDOWN_HEADING.match(line.text):
-        return True
+        return line.words <= _MAX_MARKDOWN_HEADING_WORDS
     if following is None or _BULLET.match(line.text) or _continues(line, following):
         return False
     return (
@@ -87,6 +110,7 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
         original: the document's text; sentence offsets point into it.
         title: the document title when the corpus gives one (JSONL corpora).
     """
+    title = _shorten(title, 300)  # a corpus may give any title; every chunk repeats it
     every_line = _lines(original)
     # Table headers are found before boilerplate goes: the dash row under them is dropped.
     table_headers = {

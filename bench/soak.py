@@ -1,0 +1,344 @@
+"""`make soak`: the reliability issue's load and race at full size, with the figures it asks for.
+
+Not a test (it takes minutes and its figures depend on the machine). It prints one JSON
+object and writes it to bench/soak.json:
+
+* ``loads``: 1,000 index loads while another process switches generations continuously,
+  plus new ``rag ask`` processes during the switching: how many failed.
+* ``api``: 32 concurrent clients against ``rag serve`` (real model, the seeds), for the
+  OpenAI-style ``/v1/chat/completions`` and Gradio's ``/answer``: questions/s, p50, p95.
+* ``bomb``: the server's RSS before and after a ~1 GB-when-unpacked .docx is uploaded.
+* ``generations``: generation folders left in the index folder after all of it, and after
+  ``rag index`` runs killed with SIGKILL right after their switch.
+
+Run alone: ``python -m bench.soak [--clients 32] [--seconds 20] [--loads 1000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.common import ROOT, SEEDS, offline_env, percentile
+
+QUESTIONS = [
+    "How many parameters does Mistral Medium 3.5 have?",
+    "Who leads the SoftBank loan?",
+    "What did Anthropic refuse to share with the EU?",
+    "When was Mistral Medium 3.5 released?",
+    "What is the capital of Peru?",  # unanswerable here: abstention costs the same path
+    "Which company raised money from banks?",
+]
+
+SWITCHER = """
+import json, shutil, sys
+from pathlib import Path
+from rag.indexing.store import Manifest, MANIFEST, build_lock, live_generation, write_generation
+
+index_dir, stop = Path(sys.argv[1]), Path(sys.argv[2])
+while not stop.exists():
+    with build_lock(index_dir):
+        source = live_generation(index_dir)
+        manifest = Manifest.from_json(json.loads((source / MANIFEST).read_text()))
+
+        def copy(folder, source=source):
+            for path in source.iterdir():
+                if path.name != MANIFEST:
+                    (shutil.copytree if path.is_dir() else shutil.copy)(path, folder / path.name)
+
+        write_generation(index_dir, manifest, copy)
+"""
+
+
+def _rag(*args: str) -> list[str]:
+    return [sys.executable, "-m", "rag", *args]
+
+
+def _generations(index_dir: Path) -> int:
+    return sum(1 for p in index_dir.iterdir() if p.name.startswith(("gen-", ".gen-")))
+
+
+def measure_loads(index_dir: Path, loads: int, processes: int) -> dict:
+    """Loads (in this process) and `rag ask` runs (new processes) while generations switch."""
+    from rag.errors import RagError
+    from rag.indexing.index import load_index
+
+    stop = index_dir.parent / "stop-switching"
+    switcher = subprocess.Popen([sys.executable, "-c", SWITCHER, str(index_dir), str(stop)], cwd=ROOT)
+    failed, asks_failed, seen = 0, 0, set()
+    try:
+        time.sleep(1.0)
+        for _ in range(loads):
+            try:
+                seen.add(load_index(index_dir).path.name)
+            except RagError:
+                failed += 1
+        for _ in range(processes):
+            run = subprocess.run(
+                _rag("ask", QUESTIONS[0], "--index", str(index_dir)),
+                cwd=ROOT,
+                env=offline_env(),
+                capture_output=True,
+                text=True,
+            )
+            asks_failed += run.returncode != 0
+    finally:
+        stop.touch()
+        switcher.wait(timeout=120)
+    return {
+        "loads": loads,
+        "loads_failed": failed,
+        "generations_seen": len(seen),
+        "new_process_asks": processes,
+        "new_process_asks_failed": asks_failed,
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(corpus: Path, index_dir: Path) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    port = _free_port()
+    server = subprocess.Popen(
+        _rag("serve", "--corpus", str(corpus), "--index", str(index_dir), "--port", str(port)),
+        cwd=ROOT,
+        env=offline_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("rag serve did not start within 180 s")
+
+
+def _rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def _hammer(call, clients: int, seconds: float) -> dict:  # noqa: ANN001 - a client factory
+    """``clients`` threads, each calling ``call(client_state, question)`` for ``seconds``."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    end = time.perf_counter() + seconds
+
+    def worker(number: int) -> None:
+        state = call(None, None)  # per-client setup
+        i = number
+        while time.perf_counter() < end:
+            started = time.perf_counter()
+            try:
+                call(state, QUESTIONS[i % len(QUESTIONS)])
+                with lock:
+                    latencies.append(time.perf_counter() - started)
+            except Exception:  # noqa: BLE001 - counted, the soak goes on
+                with lock:
+                    errors[0] += 1
+            i += 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    return {
+        "clients": clients,
+        "questions": len(latencies),
+        "errors": errors[0],
+        "questions_per_s": round(len(latencies) / elapsed, 1),
+        "p50_s": round(percentile(latencies, 50), 3) if latencies else None,
+        "p95_s": round(percentile(latencies, 95), 3) if latencies else None,
+    }
+
+
+def measure_api(url: str, clients: int, seconds: float) -> dict:
+    import httpx
+
+    model = httpx.get(url + "/v1/models", timeout=30).json()["data"][0]["id"]
+
+    def v1(client, question):  # noqa: ANN001, ANN202
+        if question is None:
+            return httpx.Client(base_url=url, timeout=60)
+        body = {"model": model, "messages": [{"role": "user", "content": question}]}
+        response = client.post("/v1/chat/completions", json=body)
+        response.raise_for_status()
+        return response
+
+    def answer(client, question):  # noqa: ANN001, ANN202
+        if question is None:
+            from gradio_client import Client
+
+            return Client(url, verbose=False)
+        return client.predict(question, api_name="/answer")
+
+    return {"v1": _hammer(v1, clients, seconds), "answer": _hammer(answer, clients, seconds)}
+
+
+def measure_during_upload(url: str, folder: Path, clients: int = 4) -> dict:
+    """/v1 answers while a 978 KB one-line Markdown file is uploaded and indexed."""
+    import random
+
+    from gradio_client import Client, handle_file
+
+    words = "the archive harbour opens at nine and closes when the last ship leaves port".split()
+    rng = random.Random(0)
+    line = folder / "one-line.md"
+    line.write_text(" ".join(rng.choice(words) for _ in range(978 * 1024 // 6))[: 978 * 1024])
+    done: dict = {}
+
+    def upload() -> None:
+        started = time.perf_counter()
+        status, *_ = Client(url, verbose=False).predict(
+            [handle_file(str(line))], "corpus", api_name="/upload"
+        )
+        done.update(index_s=round(time.perf_counter() - started, 1), status=str(status)[:160])
+
+    uploader = threading.Thread(target=upload)
+    uploader.start()
+    time.sleep(2.0)  # the upload is stored and its build under way
+    import httpx
+
+    model = httpx.get(url + "/v1/models", timeout=30).json()["data"][0]["id"]
+    latencies: list[float] = []
+
+    def ask() -> None:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            i = 0
+            while uploader.is_alive():
+                started = time.perf_counter()
+                body = {
+                    "model": model,
+                    "messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}],
+                }
+                client.post("/v1/chat/completions", json=body).raise_for_status()
+                latencies.append(time.perf_counter() - started)
+                i += 1
+
+    askers = [threading.Thread(target=ask) for _ in range(clients)]
+    for thread in askers:
+        thread.start()
+    uploader.join()
+    for thread in askers:
+        thread.join()
+    return {
+        **done,
+        "questions_meanwhile": len(latencies),
+        "p50_s": round(percentile(latencies, 50), 3) if latencies else None,
+        "p95_s": round(percentile(latencies, 95), 3) if latencies else None,
+    }
+
+
+def measure_bomb(url: str, pid: int, folder: Path) -> dict:
+    from gradio_client import Client, handle_file
+
+    from tests.documents import docx_bomb_bytes
+
+    bomb = folder / "bomb.docx"
+    bomb.write_bytes(docx_bomb_bytes(1000))  # ~1 GB of XML when unpacked
+    before = _rss_mib(pid)
+    client = Client(url, verbose=False)
+    status, *_ = client.predict([handle_file(str(bomb))], "corpus", api_name="/upload")
+    return {
+        "bomb_bytes": bomb.stat().st_size,
+        "rss_before_mib": round(before, 1),
+        "rss_after_mib": round(_rss_mib(pid), 1),
+        "status": str(status)[:200],
+    }
+
+
+def measure_killed_builds(corpus: Path, index_dir: Path, runs: int) -> dict:
+    """`rag index` killed by SIGKILL right after it switched generations, ``runs`` times."""
+    left = []
+    for number in range(runs):
+        (corpus / f"note-{number}.md").write_text(f"# Note {number}\n\nLlama number {number} hums.\n")
+        build = subprocess.Popen(
+            _rag("index", str(corpus), "--index", str(index_dir)), cwd=ROOT, env=offline_env()
+        )
+        before = (index_dir / "CURRENT").read_text()
+        while build.poll() is None and (index_dir / "CURRENT").read_text() == before:
+            time.sleep(0.005)
+        if build.poll() is None:
+            os.kill(build.pid, signal.SIGKILL)
+        build.wait()
+        left.append(_generations(index_dir))
+    from rag.indexing.index import load_index
+
+    load_index(index_dir)  # a start: removes what the killed builds left
+    return {
+        "killed_builds": runs,
+        "generations_after_kills": left,
+        "generations_after_next_start": _generations(index_dir),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.soak", description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--loads", type=int, default=1000)
+    parser.add_argument(
+        "--processes", type=int, default=8, help="new `rag ask` processes during the switching"
+    )
+    parser.add_argument("--only", choices=["loads", "api", "upload", "bomb", "kills"], action="append")
+    args = parser.parse_args(argv)
+    parts = set(args.only or ["loads", "api", "upload", "bomb", "kills"])
+    work = Path(tempfile.mkdtemp(prefix="rag-soak-"))
+    corpus, index_dir = work / "corpus", work / "index"
+    shutil.copytree(SEEDS, corpus)
+    subprocess.run(
+        _rag("index", str(corpus), "--index", str(index_dir)), cwd=ROOT, env=offline_env(), check=True
+    )
+    figures: dict = {}
+    try:
+        if "loads" in parts:
+            figures["loads"] = measure_loads(index_dir, args.loads, args.processes)
+        if parts & {"api", "upload", "bomb"}:
+            server, url = _start_server(corpus, index_dir)
+            try:
+                if "api" in parts:
+                    figures["api"] = measure_api(url, args.clients, args.seconds)
+                if "upload" in parts:
+                    figures["during_upload"] = measure_during_upload(url, work)
+                if "bomb" in parts:
+                    figures["bomb"] = measure_bomb(url, server.pid, work)
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+        if "kills" in parts:
+            figures["generations"] = measure_killed_builds(corpus, index_dir, 5)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(figures, indent=1))
+    (ROOT / "bench" / "soak.json").write_text(json.dumps(figures, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
