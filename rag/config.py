@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rag.errors import ConfigError
 
@@ -32,6 +32,8 @@ VARIABLES: dict[str, str] = {
     "RAG_CORPUS": "the default document folder",
     "RAG_INDEX": "the default index folder",
     "RAG_EMBEDDER": "the embedding model: a sentence-transformers name or local folder",
+    "RAG_EMBEDDER_RUNTIME": "onnx (default: ONNX Runtime, no torch when answering) or torch",
+    "RAG_CACHE_DIR": "where the ONNX export of the embedding model is kept (default: the user cache)",
     "RAG_USERNAME": "the UI's login name (with RAG_PASSWORD)",
     "RAG_PASSWORD": "the UI's login password (with RAG_USERNAME)",
     "RAG_MAX_UPLOAD_MB": "the largest upload, in megabytes (default 20)",
@@ -53,6 +55,8 @@ class Settings:
     corpus: Path | None = None
     index: Path | None = None
     embedder: str | None = None
+    embedder_runtime: Literal["onnx", "torch"] = "onnx"
+    cache_dir: Path | None = None
     username: str = ""
     password: str = ""
     max_upload_mb: float = MAX_UPLOAD_MB

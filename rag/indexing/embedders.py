@@ -7,6 +7,7 @@ local folder can be named instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Protocol
@@ -15,6 +16,8 @@ from rag.errors import RagError
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _PACKAGED = {
@@ -170,5 +173,30 @@ def get_embedder(name: str | None = None) -> Embedder:
         name = settings().embedder or DEFAULT_EMBEDDER
     with _cache_lock:
         if name not in _cache:
-            _cache[name] = HashEmbedder() if name == HashEmbedder.id else SentenceTransformerEmbedder(name)
+            _cache[name] = _load(name)
         return _cache[name]
+
+
+def _load(name: str) -> Embedder:
+    """The ONNX Runtime model by default (no torch imported), else sentence-transformers."""
+    from rag.config import settings
+
+    if name == HashEmbedder.id:
+        return HashEmbedder()
+    if settings().embedder_runtime == "onnx":
+        try:
+            return _onnx(name)
+        except (ImportError, RagError) as error:
+            log.warning("Embedding with torch instead of ONNX Runtime: %s", error)
+    return SentenceTransformerEmbedder(name)
+
+
+def _onnx(name: str) -> Embedder:
+    from pathlib import Path
+
+    from rag.indexing.onnx_embedder import OnnxEmbedder, UnsupportedModelError, exported
+
+    folder = Path(_resolve(name))
+    if not folder.is_dir():
+        raise UnsupportedModelError(f"{name!r} is not a local model folder")
+    return OnnxEmbedder(name, exported(folder))

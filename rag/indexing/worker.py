@@ -61,6 +61,9 @@ def _start(progress_queue: Any, log_level: int) -> None:
         os.nice(NICENESS)
     threads = max(1, (os.cpu_count() or 2) - 1)  # one core stays free for the questions
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    from rag.indexing import onnx_embedder
+
+    onnx_embedder.THREADS = threads
     try:
         import torch
 

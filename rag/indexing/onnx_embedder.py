@@ -1,0 +1,252 @@
+"""The embedding model run by ONNX Runtime, so that answering never imports torch.
+
+`import sentence_transformers` alone took 4.5 s of a 4.8 s `rag ask`; ONNX Runtime and the
+Rust `tokenizers` import in ~0.2 s. The ONNX graph is exported from the same packaged
+weights (fp32, so its vectors match the torch model's: cosine 1.0000000 on every text we
+compared), once, the first time a model is used, into a cache folder keyed by the model
+files' identity and written atomically. An index built with torch and queried with ONNX
+(or the reverse) therefore needs nothing rebuilt: the model is the same.
+
+Only sentence-transformers models of the usual shape are exported: a BERT-style
+transformer, then mean or CLS pooling, then normalisation. Anything else (or a missing
+onnxruntime) falls back to the torch model, with one log line saying why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+import uuid
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import RagError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+EXPORT_VERSION = 1  # bump when the exported graph or the files beside it change
+OPSET = 17
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+SETTINGS_FILE = "rag-onnx.json"
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Compute threads of each session (None: ONNX Runtime's default, one per core). The build
+# worker sets it to leave a core to the questions (rag.indexing.worker).
+THREADS: int | None = None
+
+
+class UnsupportedModelError(RagError):
+    """The model is not of the shape exported here (the torch model is used instead)."""
+
+
+def cache_root() -> Path:
+    """Where exported models live: $RAG_CACHE_DIR, else the user's cache folder for rag."""
+    from rag.config import settings
+
+    configured = settings().cache_dir
+    if configured is not None:
+        return configured / "onnx"
+    from platformdirs import user_cache_path
+
+    return user_cache_path("rag") / "onnx"
+
+
+def _identity(model_dir: Path) -> str:
+    """A key for the model files as they are: name, size and modification time of each.
+
+    Hashing the 90 MB of weights on every start would cost ~0.2 s of the 1 s budget; any
+    change to a file changes its size or time, and the export records the weights' SHA-256.
+    """
+    digest = hashlib.sha256(f"v{EXPORT_VERSION}:{model_dir.resolve()}".encode())
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(model_dir)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:16]
+
+
+def _settings(model_dir: Path) -> dict[str, Any]:
+    """Pooling, normalisation and length limit from the sentence-transformers config files."""
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
+        kinds = [module["type"].rsplit(".", 1)[-1] for module in modules]
+        pooling_dir = next(model_dir / m["path"] for m in modules if m["type"].endswith("Pooling"))
+        pooling = json.loads((pooling_dir / "config.json").read_text(encoding="utf-8"))
+        sbert = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, StopIteration) as error:
+        raise UnsupportedModelError(
+            f"{model_dir} is not a sentence-transformers model folder ({error})"
+        ) from error
+    modes = [key for key, on in pooling.items() if key.startswith("pooling_mode_") and on]
+    if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"}:
+        raise UnsupportedModelError(f"{model_dir}: modules {kinds} (only Transformer, Pooling[, Normalize])")
+    if modes not in (["pooling_mode_mean_tokens"], ["pooling_mode_cls_token"]):
+        raise UnsupportedModelError(f"{model_dir}: pooling {modes} (only mean or CLS)")
+    return {
+        "pooling": "mean" if modes == ["pooling_mode_mean_tokens"] else "cls",
+        "max_tokens": int(sbert.get("max_seq_length") or 512),
+        "dimension": int(pooling["word_embedding_dimension"]),
+    }
+
+
+_export_lock = threading.Lock()
+
+
+def exported(model_dir: Path) -> Path:
+    """The folder of ``model_dir``'s ONNX export, exporting it first if there is none yet.
+
+    Raises:
+        UnsupportedModelError: the model is not of a supported shape.
+        RagError: the export failed (torch or onnx missing, or the model would not trace).
+    """
+    settings = _settings(model_dir)
+    target = cache_root() / f"{model_dir.name}-{_identity(model_dir)}"
+    if (target / SETTINGS_FILE).is_file():
+        return target
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _export_lock, FileLock(str(target) + ".lock"):  # one export per model, across processes
+        if not (target / SETTINGS_FILE).is_file():
+            _export(model_dir, target, settings)
+    return target
+
+
+def _export(model_dir: Path, target: Path, settings: dict[str, Any]) -> None:
+    """Trace the transformer to ONNX in a staging folder, then rename it into place."""
+    log.warning("Exporting the embedding model %s to ONNX once (about 10 s)…", model_dir.name)
+    staging = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    staging.mkdir()
+    try:
+        try:
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+        except ImportError as error:
+            raise RagError(f"Exporting the model to ONNX needs torch and transformers ({error}).") from error
+
+        class LastHiddenState(torch.nn.Module):
+            def __init__(self, model: Any) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                return self.model(
+                    input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+                ).last_hidden_state
+
+        model = AutoModel.from_pretrained(str(model_dir)).eval()
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        sample = tokenizer(["a short one", "and a somewhat longer sample"], padding=True, return_tensors="pt")
+        if "token_type_ids" not in sample:
+            raise UnsupportedModelError(f"{model_dir}: no token_type_ids input (not BERT-style)")
+        axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on shapes: not for users
+            torch.onnx.export(
+                LastHiddenState(model),
+                tuple(sample[name] for name in _INPUTS),
+                str(staging / MODEL_FILE),
+                input_names=list(_INPUTS),
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,  # the TorchScript exporter: no onnxscript needed, dynamic shapes
+            )
+        shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
+        weights = next(
+            model_dir / n for n in ("model.safetensors", "pytorch_model.bin") if (model_dir / n).is_file()
+        )
+        settings = {**settings, "source": str(model_dir), "weights_sha256": _sha256(weights), "opset": OPSET}
+        (staging / SETTINGS_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
+        os.replace(staging, target)
+    except UnsupportedModelError:
+        raise
+    except Exception as error:  # torch's exporter raises many types
+        raise RagError(
+            f"Exporting {model_dir.name} to ONNX failed ({type(error).__name__}: {error})."
+        ) from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class OnnxEmbedder:
+    """A sentence-transformers model exported to ONNX; same ``id`` and vectors as the torch one.
+
+    Usage example::
+
+        embedder = OnnxEmbedder("all-MiniLM-L6-v2", exported(Path(model_folder)))
+        vectors = embedder.encode(["Who is the spokesperson?"])   # float32 [1, 384]
+    """
+
+    runtime = "onnx"
+
+    def __init__(self, name: str, folder: Path) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        settings = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+        self.id = name
+        self.dimension = int(settings["dimension"])
+        self.max_tokens = int(settings["max_tokens"])
+        self._pooling = settings["pooling"]
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # warnings about unused initialisers are noise here
+        if THREADS is not None:
+            options.intra_op_num_threads = THREADS
+        self._session = onnxruntime.InferenceSession(
+            str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        self._counter = Tokenizer.from_file(str(folder / TOKENIZER_FILE))  # counts: no truncation
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        self._tokenizer.enable_truncation(max_length=self.max_tokens)
+        self._tokenizer.enable_padding()  # to the longest text of each batch
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """L2-normalised float32 vectors, shape [len(texts), dimension], one row per text."""
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        # Batches of similar length pad little: most of the cost (as sentence-transformers does).
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in rows])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+            (hidden,) = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            )
+            if self._pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                weights = mask[..., None].astype(np.float32)
+                pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[rows] = pooled / np.maximum(norms, 1e-12)
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces including the [CLS]/[SEP] the model adds."""
+        return len(self._counter.encode(text).ids)
+
+    def fits(self, text: str) -> bool:
+        """True when the model reads ``text`` whole (at most ``max_tokens`` word pieces)."""
+        return self.count_tokens(text) <= self.max_tokens
