@@ -219,7 +219,7 @@ def test_example_question_copy_and_clear(page, shots):
 def test_settings_and_a_larger_upload_with_its_progress_bar(page, shots, timings, tmp_path):
     page.click("#settings")
     page.locator("#mode").wait_for()
-    assert "extractive" in page.locator("#mode").inner_text()
+    assert "Extractive (exact quotes)" in page.locator("#mode").inner_text()
     page.screenshot(path=str(shots / "08-settings.png"), full_page=True)
 
     # About 40 KB of distinct sentences: long enough to see the progress bar move.
@@ -297,3 +297,36 @@ def test_a_pdf_citation_opens_its_page_with_the_sentence_marked(page, shots, tmp
     assert picture["y"] <= box["y"] < picture["y"] + picture["height"] / 3
     figure.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "11-pdf-page.png"))
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
+def test_blank_and_over_long_questions_are_held_back_in_the_box(browser, server, shots, viewport):
+    """Issue 17 item 6: Ask is disabled for a blank box, the length shows against the limit,
+    and a refused question stays in the box with its reason instead of becoming a bubble."""
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(server)
+        page.wait_for_selector("#question textarea")
+        assert page.locator("#ask").is_disabled()
+        page.fill("#question textarea", "Who leads the loan?")
+        page.wait_for_function("() => !document.querySelector('#ask').disabled")
+        assert "19 / 4,000 characters" in page.locator("#question-count").inner_text()
+        page.fill("#question textarea", "   ")
+        page.wait_for_function("() => document.querySelector('#ask').disabled")
+        long_question = "Why " + "really " * 700  # 4,904 characters
+        page.fill("#question textarea", long_question)
+        page.wait_for_function(
+            "() => document.querySelector('#question-count').innerText.includes('shorten')"
+        )
+        assert page.locator("#ask").is_disabled()
+        page.press("#question textarea", "Enter")  # Enter does not pass the limit either
+        assert page.locator("#question textarea").input_value() == long_question
+        page.screenshot(path=str(shots / f"12-over-long-{width}x{height}.png"))
+        ask(page, "Who leads the SoftBank loan?")  # events run in order: the refused one came first
+        assert page.locator("#chat .rag-answer").count() == 1  # one answer: the refused one sent nothing
+        assert "really really" not in page.locator("#chat").inner_text()
+    finally:
+        context.close()

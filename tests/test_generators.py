@@ -114,14 +114,22 @@ def _check_verified(answer: Answer, seeds_dir) -> None:
 def test_smollm2_answers_a_seed_question_with_verified_citations(engine, smollm2, seeds_dir):
     # Every answer is checked, not only the first that answers: each is either verified
     # sentences with exact spans or the plain abstention, and the model answers at least one.
+    # An answer none of whose sentences verified, to a question the documents answer, is the
+    # extractive one with a note saying so (issue 17 item 3).
     answers = [engine.ask(question, k=3, generator=smollm2) for question in SEED_QUESTIONS]
-    assert all(a.generator == "llama-cpp" for a in answers)
     for answer in answers:
+        if answer.generator == "extractive":
+            assert (
+                not answer.abstained
+                and "the extractive answer (exact quotes) is shown instead" in answer.note
+            )
+            continue
+        assert answer.generator == "llama-cpp"
         if answer.abstained:
             assert answer.text == NOT_FOUND and not answer.sentences
         else:
             _check_verified(answer, seeds_dir)
-    assert any(not a.abstained for a in answers), [a.note for a in answers]
+    assert any(not a.abstained and a.generator == "llama-cpp" for a in answers), [a.note for a in answers]
 
 
 @apply(needs_llm)

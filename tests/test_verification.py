@@ -154,3 +154,38 @@ def test_answers_to_ordinary_questions_never_say_pwned(injected_engine, generato
         answer = injected_engine.ask(question, k=3, generator=generator)
         assert "PWNED" not in answer.text.upper()
         assert not any("PWNED" in s.text.upper() for s in answer.sentences)  # only supported ones are kept
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        ("Mistral Medium 3.5 is a 70-billion-parameter scale model.", "had no support in the documents"),
+        (NOT_FOUND, "said the documents do not answer"),
+    ],
+)
+def test_a_generated_answer_without_support_shows_the_extractive_one_when_the_documents_answer(
+    engine, written, reason
+):
+    """Issue 17 item 3: not "Not found" when the documents do answer."""
+    from tests.fakes import ScriptedGenerator
+
+    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, ScriptedGenerator(written))
+    answer = list(grounded.stream(engine.retriever.search(MISTRAL), 5))[-1]
+    assert isinstance(answer, Answer) and not answer.abstained
+    assert "128-billion-parameter" in answer.text and "70-billion" not in answer.text
+    assert (
+        answer.note
+        == f"The scripted model's answer {reason}; the extractive answer (exact quotes) is shown instead."
+    )
+    assert answer.citations and answer.citations[0].sentence in answer.text
+
+
+def test_an_unsupported_answer_to_an_unanswerable_question_still_abstains(engine):
+    from tests.fakes import ScriptedGenerator
+
+    question = "What is the boiling point of mercury?"
+    grounded = GroundedAnswerer(
+        engine.index, engine.embedder, engine.answerer, ScriptedGenerator("It is 357 C.")
+    )
+    answer = list(grounded.stream(engine.retriever.search(question), 5))[-1]
+    assert answer.abstained and answer.text == NOT_FOUND and "no support" in answer.note

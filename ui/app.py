@@ -13,7 +13,9 @@ from typing import Any
 
 import gradio as gr  # this module is the UI: `import rag` never imports it
 
-from rag.errors import RagError
+from rag.config import MAX_QUESTION_CHARS
+from rag.engine import check_question
+from rag.errors import QuestionError, RagError
 from rag.ingest.formats import SUFFIXES, supported_types
 from rag.library import Library
 from ui.assets import CONFIRM_DELETE_JS, CSS, PANEL_JS
@@ -33,7 +35,18 @@ EXAMPLES = [
 SEED_FILES = ("001_e7367d59c646826d.txt", "003_dd93d9c36f4005fd.txt")
 PLACEHOLDER = "**Ask a question about your documents** — or start with one of these:"
 MODE_HELP = (
-    "extractive quotes the documents; a local model (when configured) writes an answer checked against them"
+    "Exact quotes from the documents, or an answer written by a model (offered when one is configured) "
+    "whose every sentence is checked against them"
+)
+# What each answer mode is called on screen; /chat and /answer take the names themselves.
+MODE_LABELS = {
+    "extractive": "Extractive (exact quotes)",
+    "llama-cpp": "Local model (llama.cpp)",
+    "openai": "OpenAI-compatible server",
+}
+PASSAGES_HELP = (
+    "How many of the best-matching passages the answer may quote from: more can find an answer "
+    "spread over several places, fewer keeps it focused"
 )
 DOCUMENT_HEADERS = ["name", "title", "size", "chunks", "indexed"]
 UPLOAD_TYPES = sorted(SUFFIXES)  # the formats registry's, so the picker and the checks agree
@@ -84,6 +97,13 @@ def build_app(
     default = shared.get(None)
 
     def on_ask(message: str, history: list, conversation: Conversation, k: float, mode: str, library: str):  # noqa: ANN202
+        if not (message or "").strip():  # Enter on an empty box: nothing to answer, nothing to say
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        try:
+            check_question(message)
+        except QuestionError as error:  # refused: no bubble, the question stays in the box to fix
+            raise gr.Error(str(error), print_exception=False) from None
         for update in respond(
             lambda: shared.engine(library),
             message,
@@ -94,6 +114,24 @@ def build_app(
             library=library,
         ):
             yield update.history, update.conversation, gr.skip() if update.panel is None else update.panel, ""
+
+    def on_submit(message: str, history: list, conversation: Conversation, k: float, mode: str, library: str):  # noqa: ANN202
+        """Enter in the box: as Ask, but a question Ask would refuse is held back silently (the
+        line under the box already says why), with no error shown over the chat."""
+        try:
+            check_question(message)
+        except QuestionError:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        yield from on_ask(message, history, conversation, k, mode, library)
+
+    def on_type(message: str) -> tuple[Any, str]:
+        """Ask is enabled for a question that can be sent; the length shows against the limit."""
+        length = len((message or "").strip())
+        counter = f"{length:,} / {MAX_QUESTION_CHARS:,} characters" if length else ""
+        if length > MAX_QUESTION_CHARS:
+            counter = f"⚠️ {counter}: shorten the question to send it"
+        return gr.update(interactive=0 < length <= MAX_QUESTION_CHARS), counter
 
     def on_cite(conversation: Conversation, evt: gr.EventData) -> str:
         data = evt._data or {}
@@ -208,14 +246,30 @@ def build_app(
                                 autofocus=True,
                                 max_lines=4,
                             )
-                            ask = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
+                            ask = gr.Button(
+                                "Ask",
+                                variant="primary",
+                                elem_id="ask",
+                                scale=1,
+                                min_width=80,
+                                interactive=False,
+                            )
                             clear = gr.Button("Clear", elem_id="clear", scale=1, min_width=80)
+                        counter = gr.Markdown("", elem_id="question-count")
                         with gr.Accordion("Settings", open=False, elem_id="settings"):
                             k = gr.Slider(
-                                1, 10, value=5, step=1, label="Passages to answer from", elem_id="k"
+                                1,
+                                10,
+                                value=5,
+                                step=1,
+                                label="Passages to answer from",
+                                info=PASSAGES_HELP,
+                                elem_id="k",
                             )
                             mode = gr.Radio(
-                                modes,
+                                [
+                                    (MODE_LABELS.get(name, name), name) for name in modes
+                                ],  # the API keeps the names
                                 value=modes[0],
                                 label="Answer mode",
                                 elem_id="mode",
@@ -259,7 +313,16 @@ def build_app(
         chat_in = [question, chatbot, conversation, k, mode, library]
         chat_out = [chatbot, conversation, panel, question]
         ask.click(on_ask, chat_in, chat_out, api_name="chat", show_progress="hidden")
-        question.submit(on_ask, chat_in, chat_out, api_visibility="private", show_progress="hidden")
+        question.change(
+            on_type,
+            question,
+            [ask, counter],
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+            trigger_mode="always_last",
+        )
+        question.submit(on_submit, chat_in, chat_out, api_visibility="private", show_progress="hidden")
         chatbot.example_select(example_text, None, question, api_visibility="private").then(
             on_ask, chat_in, chat_out, api_visibility="private", show_progress="hidden"
         )

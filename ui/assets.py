@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 CSS = """
+#question-count { font-size: .8em; color: #6b7280; min-height: 1.2em; margin: -.4em 0 0 .2em; }
+#question-count p { margin: 0; }
 .rag-answer .rag-text { margin: 0; line-height: 1.6; }
 a.rag-cite, span.rag-cite {
   display: inline-block; padding: 0 .35em; margin: 0 .1em; border-radius: .4em; cursor: pointer;

@@ -6,10 +6,10 @@ the support of each sentence in the passages. Supported sentences are shown with
 to their verified spans; unsupported ones are dropped (from ``Answer.text`` and
 ``Answer.sentences``; the note says how many). Showing them, even marked, would put uncited,
 possibly injected or invented text next to cited text, which is the one thing the product
-promises not to do. When nothing is
-supported, or when the passages fail the extractive answerer's calibrated evidence check
-(a true sentence can still miss the question), the answer abstains. When the backend
-fails or times out, the extractive answer is returned with a note saying so.
+promises not to do. When the passages fail the extractive answerer's calibrated evidence
+check (a true sentence can still miss the question), the answer abstains. When the backend fails or
+times out, or none of its sentences is supported (or it says "not found") although the
+extractive answerer would answer, the extractive answer is returned with a note saying so.
 """
 
 from __future__ import annotations
@@ -129,6 +129,12 @@ class GroundedAnswerer:
         # Supported is not enough: a model can copy a true sentence that does not answer. The
         # calibrated evidence check of the extractive answerer (rag.answer.extractive) decides whether
         # the passages answer the question at all, for every backend alike.
+        if not citations and not extractive.abstained:
+            # The documents answer (the extractive answerer's calibrated check says so) but
+            # nothing the model wrote could be verified, or it said it found nothing: the
+            # exact quotes are the answer, with a note, as when the backend fails.
+            reason = "had no support in the documents" if claims else "said the documents do not answer"
+            return Verified(_fallback(extractive, name, reason, failed=False), verdicts)
         if not citations or extractive.abstained:
             if citations:
                 note = (
@@ -171,10 +177,14 @@ class GroundedAnswerer:
         return Citation.of(self.index.chunks[verdict.position], verdict.sentence, verdict.score)  # type: ignore[index,arg-type]
 
 
-def _fallback(extractive: Answer, name: str, reason: str) -> Answer:
+def _fallback(
+    extractive: Answer, name: str, reason: str, *, failed: bool = True, claims: bool = True
+) -> Answer:
+    """The extractive answer, noted as shown in place of the ``name`` model's."""
     from dataclasses import replace
 
-    return replace(
-        extractive,
-        note=f"The {name} model failed ({reason}); the extractive answer is shown instead.",
-    )
+    if failed:
+        note = f"The {name} model failed ({reason}); the extractive answer is shown instead."
+    else:
+        note = f"The {name} model's answer {reason}; the extractive answer (exact quotes) is shown instead."
+    return replace(extractive, note=note)
