@@ -330,3 +330,34 @@ def test_blank_and_over_long_questions_are_held_back_in_the_box(browser, server,
         assert "really really" not in page.locator("#chat").inner_text()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1366, 900), (1920, 1080)], ids=["phone", "laptop", "wide"])
+def test_the_layout_keeps_the_box_on_screen_and_uses_the_height(browser, server, shots, viewport):
+    """Issue 17 item 10: the box, Ask and Clear on screen without scrolling; the chat uses
+    the window's height; no label over the messages; the documents table scrolls sideways
+    on a phone instead of widening the page."""
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(server)
+        page.wait_for_selector("#question textarea")
+        ask(page, "How many parameters does Mistral Medium 3.5 have?")
+        page.evaluate("window.scrollTo(0, 0)")
+        for selector in ("#question textarea", "#ask", "#clear"):
+            box = page.locator(selector).bounding_box()
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, (selector, box)
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
+        chat = page.locator("#chat").bounding_box()
+        assert chat is not None and chat["height"] >= min(0.45 * height, height - 400)
+        assert page.locator("#chat [data-testid='block-label']").count() == 0  # no "Chat" badge
+        page.screenshot(path=str(shots / f"13-layout-{width}x{height}.png"))
+        page.get_by_role("tab", name="Documents").click()
+        page.wait_for_selector("#documents table")
+        page.screenshot(path=str(shots / f"14-documents-{width}x{height}.png"))
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= width + 1  # the page itself never scrolls sideways
+    finally:
+        context.close()

@@ -230,14 +230,18 @@ def build_app(
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
                             label="Chat",
+                            show_label=False,  # its badge sat over the first message
                             elem_id="chat",
-                            height=560,
+                            # The window's height less the header, the box and its counter: the
+                            # box stays on screen on a phone, and a wide screen's height is used.
+                            height="calc(100dvh - 330px)",
+                            min_height=280,
                             buttons=[],
                             latex_delimiters=[],
                             examples=[{"text": q} for q in examples_for(default)] or None,
                             placeholder=PLACEHOLDER,
                         )
-                        with gr.Row():
+                        with gr.Row(elem_id="input-row"):
                             question = gr.Textbox(
                                 placeholder="Ask a question about your documents…",
                                 show_label=False,

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 CSS = """
+/* The box, Ask and Clear stay on one line, also on a phone (they wrapped below the fold). */
+#input-row { flex-wrap: nowrap; gap: 8px; }
+#input-row > * { min-width: 0; }
+#input-row button { min-width: 64px !important; flex-grow: 0 !important; }
+/* A phone scrolls the documents table sideways instead of squeezing or widening the page. */
+#documents { overflow-x: auto; max-width: 100%; }
+#documents table { min-width: 560px; }
 #question-count { font-size: .8em; color: #6b7280; min-height: 1.2em; margin: -.4em 0 0 .2em; }
 #question-count p { margin: 0; }
 .rag-answer .rag-text { margin: 0; line-height: 1.6; }
