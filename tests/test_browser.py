@@ -361,3 +361,67 @@ def test_the_layout_keeps_the_box_on_screen_and_uses_the_height(browser, server,
         assert page_width <= width + 1  # the page itself never scrolls sideways
     finally:
         context.close()
+
+
+class _SlowGenerator:
+    """A backend that writes one word every 0.3 s: time to press Stop, or Enter, meanwhile."""
+
+    name = "slow"
+    context_tokens = 8192
+    max_tokens = 512
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, prompt):  # noqa: ANN001, ANN201
+        for word in ("Mistral Medium 3.5 is a 128-billion-parameter scale model. " * 20).split(" "):
+            time.sleep(0.3)
+            yield word + " "
+
+
+def test_stop_cancels_an_answer_being_written_and_enter_meanwhile_keeps_the_question(
+    browser, built_seed_index, tmp_path, monkeypatch, shots
+):
+    """Issue 17 item 5: Stop takes Ask's place while an answer is written and cancels it
+    (its unverified text withdrawn); a question sent meanwhile stays in the box."""
+    from rag.answer.generators import base
+    from rag.library import Library
+    from ui.app import build_app, serve
+
+    monkeypatch.setitem(base._factories, "slow", lambda settings: _SlowGenerator())
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "seeds", corpus)
+    shutil.copytree(built_seed_index, index)
+    app = build_app([Library("seeds", corpus, index)])
+    url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(url)
+        page.wait_for_selector("#question textarea")
+        page.locator("#settings").click()
+        page.get_by_label("slow").check()
+        page.fill("#question textarea", "How many parameters does Mistral Medium 3.5 have?")
+        page.press("#question textarea", "Enter")
+        page.wait_for_selector("#stop", state="visible")
+        assert not page.locator("#ask").is_visible()
+        page.wait_for_function(
+            "() => { const t = document.querySelector('#chat .rag-streaming .rag-text');"
+            " return t && t.innerText.includes('Mistral'); }"
+        )
+        page.fill("#question textarea", "And when was it released?")
+        page.press("#question textarea", "Enter")  # while the first is written: held in the box
+        page.screenshot(path=str(shots / "15-writing-with-stop.png"))
+        page.click("#stop")
+        page.wait_for_selector("#chat .rag-stopped")
+        page.wait_for_selector("#ask", state="visible")
+        assert not page.locator("#stop").is_visible()
+        assert page.locator("#question textarea").input_value() == "And when was it released?"
+        assert "128-billion" not in page.locator("#chat").inner_text()  # unverified text withdrawn
+        assert page.locator("#chat .rag-answer").count() == 1
+        page.screenshot(path=str(shots / "16-stopped.png"))
+        page.locator("#chat").screenshot(path=str(shots / "16-stopped-chat.png"))
+    finally:
+        context.close()
+        app.close()

@@ -21,6 +21,7 @@ from rag.library import Library
 from ui.assets import CONFIRM_DELETE_JS, CSS, PANEL_JS
 from ui.chat import UNEXPECTED, open_document, respond, show_citation
 from ui.panels import EMPTY_PANEL, documents_rows
+from ui.render import stopped_html
 from ui.state import Conversation, FolderWatch, Libraries, answer_modes, default_libraries
 
 log = logging.getLogger(__name__)
@@ -115,15 +116,40 @@ def build_app(
         ):
             yield update.history, update.conversation, gr.skip() if update.panel is None else update.panel, ""
 
+    def on_ask_ui(message: str, history: list, conversation: Conversation, k: float, mode: str, library: str):  # noqa: ANN202
+        """Ask in the page: the answer, with Stop in Ask's place until it is complete."""
+        check = on_ask(message, history, conversation, k, mode, library)
+        first = next(check)  # a refused question raises here, before the buttons change
+        writing, done = (
+            (gr.update(visible=False), gr.update(visible=True)),
+            (gr.update(visible=True), gr.update(visible=False)),
+        )
+        yield (*first, *writing)
+        for update in check:
+            yield (*update, *writing)
+        yield (gr.skip(), gr.skip(), gr.skip(), gr.skip(), *done)
+
     def on_submit(message: str, history: list, conversation: Conversation, k: float, mode: str, library: str):  # noqa: ANN202
         """Enter in the box: as Ask, but a question Ask would refuse is held back silently (the
         line under the box already says why), with no error shown over the chat."""
         try:
             check_question(message)
         except QuestionError:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield (gr.skip(),) * 6
             return
-        yield from on_ask(message, history, conversation, k, mode, library)
+        yield from on_ask_ui(message, history, conversation, k, mode, library)
+
+    def on_stop(history: list) -> tuple[Any, Any, list]:
+        """Stop: the answer being written is cancelled (Gradio closes its generator, which
+        stops the model's stream) and its unverified text is withdrawn."""
+        history = list(history or [])
+        if (
+            history
+            and history[-1].get("role") == "assistant"
+            and "rag-streaming" in str(history[-1]["content"])
+        ):
+            history[-1] = {"role": "assistant", "content": stopped_html()}
+        return gr.update(visible=True), gr.update(visible=False), history
 
     def on_type(message: str) -> tuple[Any, str]:
         """Ask is enabled for a question that can be sent; the length shows against the limit."""
@@ -258,7 +284,11 @@ def build_app(
                                 min_width=80,
                                 interactive=False,
                             )
+                            stop = gr.Button(
+                                "Stop", variant="stop", elem_id="stop", scale=1, min_width=80, visible=False
+                            )
                             clear = gr.Button("Clear", elem_id="clear", scale=1, min_width=80)
+                            api_chat = gr.Button(visible=False)  # /chat's event: the answer alone
                         counter = gr.Markdown("", elem_id="question-count")
                         with gr.Accordion("Settings", open=False, elem_id="settings"):
                             k = gr.Slider(
@@ -316,7 +346,14 @@ def build_app(
 
         chat_in = [question, chatbot, conversation, k, mode, library]
         chat_out = [chatbot, conversation, panel, question]
-        ask.click(on_ask, chat_in, chat_out, api_name="chat", show_progress="hidden")
+        # The UI's Ask and Enter: Stop takes Ask's place while the answer is written, and Enter
+        # meanwhile is ignored (trigger_mode "once"), so a new question waits in the box
+        # instead of racing the answer. /chat is the same answer without the buttons.
+        ui_out = [*chat_out, ask, stop]
+        asked = ask.click(
+            on_ask_ui, chat_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
+        )
+        api_chat.click(on_ask, chat_in, chat_out, api_name="chat", show_progress="hidden")
         question.change(
             on_type,
             question,
@@ -326,7 +363,18 @@ def build_app(
             show_progress="hidden",
             trigger_mode="always_last",
         )
-        question.submit(on_submit, chat_in, chat_out, api_visibility="private", show_progress="hidden")
+        submitted = question.submit(
+            on_submit, chat_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
+        )
+        stop.click(
+            on_stop,
+            chatbot,
+            [ask, stop, chatbot],
+            cancels=[asked, submitted],
+            api_visibility="private",
+            queue=False,
+            show_progress="hidden",
+        )
         chatbot.example_select(example_text, None, question, api_visibility="private").then(
             on_ask, chat_in, chat_out, api_visibility="private", show_progress="hidden"
         )

@@ -110,6 +110,14 @@ def streaming_html(text: str, *, resolved: str | None = None) -> str:
     )
 
 
+STOPPED = "Stopped before the answer was finished and checked; nothing of it is shown."
+
+
+def stopped_html() -> str:
+    """A turn the user stopped: its unverified text is withdrawn, and the message says so."""
+    return f"<div class='rag-answer rag-stopped'><p class='rag-text rag-note'>{STOPPED}</p></div>"
+
+
 def error_html(message: str) -> str:
     """A failed turn: the message says what went wrong and how to fix it, never a traceback."""
     return f"<div class='rag-answer rag-error'><p class='rag-text'>⚠️ {escape(_one_line(message))}</p></div>"
