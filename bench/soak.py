@@ -46,6 +46,7 @@ from pathlib import Path
 from rag.indexing.store import Manifest, MANIFEST, build_lock, live_generation, write_generation
 
 index_dir, stop = Path(sys.argv[1]), Path(sys.argv[2])
+switches = 0
 while not stop.exists():
     with build_lock(index_dir):
         source = live_generation(index_dir)
@@ -57,6 +58,8 @@ while not stop.exists():
                     (shutil.copytree if path.is_dir() else shutil.copy)(path, folder / path.name)
 
         write_generation(index_dir, manifest, copy)
+    switches += 1
+    print(switches, flush=True)  # a line per switch: tests wait for the first
 """
 
 
@@ -74,7 +77,9 @@ def measure_loads(index_dir: Path, loads: int, processes: int) -> dict:
     from rag.indexing.index import load_index
 
     stop = index_dir.parent / "stop-switching"
-    switcher = subprocess.Popen([sys.executable, "-c", SWITCHER, str(index_dir), str(stop)], cwd=ROOT)
+    switcher = subprocess.Popen(
+        [sys.executable, "-c", SWITCHER, str(index_dir), str(stop)], cwd=ROOT, stdout=subprocess.DEVNULL
+    )
     failed, asks_failed, seen = 0, 0, set()
     try:
         time.sleep(1.0)

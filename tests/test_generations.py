@@ -9,13 +9,13 @@ import json
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bench.soak import SWITCHER  # the same generation switcher `make soak` runs
 from rag.api import check_index
 from rag.cli import main
 from rag.errors import IndexCorruptError
@@ -117,31 +117,6 @@ def test_a_running_build_keeps_its_staging_folder(fake_index_copy):
     assert len(collect_garbage(fake_index_copy)) == 3
 
 
-SWITCHER = textwrap.dedent(
-    """
-    import json, shutil, sys
-    from pathlib import Path
-    from rag.indexing.store import Manifest, MANIFEST, build_lock, live_generation, write_generation
-
-    index_dir, stop = Path(sys.argv[1]), Path(sys.argv[2])
-    switches = 0
-    while not stop.exists():
-        with build_lock(index_dir):
-            source = live_generation(index_dir)
-            manifest = Manifest.from_json(json.loads((source / MANIFEST).read_text()))
-
-            def copy(folder, source=source):
-                for path in source.iterdir():
-                    if path.name != MANIFEST:
-                        (shutil.copytree if path.is_dir() else shutil.copy)(path, folder / path.name)
-
-            write_generation(index_dir, manifest, copy)  # switch, then remove the old one
-        switches += 1
-        print(switches, flush=True)
-    """
-)
-
-
 def test_readers_always_see_one_whole_generation_while_builds_switch(fake_index_copy, tmp_path):
     stop, log = tmp_path / "stop", tmp_path / "switches.txt"
     with log.open("w") as out:
@@ -149,8 +124,10 @@ def test_readers_always_see_one_whole_generation_while_builds_switch(fake_index_
             [sys.executable, "-c", SWITCHER, str(fake_index_copy), str(stop)], cwd=ROOT, stdout=out
         )
     try:
-        while not log.read_text() and switcher.poll() is None:
+        deadline = time.monotonic() + 120
+        while not log.read_text() and switcher.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)  # until it has switched once: the race is on
+        assert log.read_text(), "the switching process never switched"
         assert switcher.poll() is None, "the switching process died"
         failures, seen = [], set()
         for _ in range(150):
