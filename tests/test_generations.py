@@ -150,3 +150,14 @@ def test_an_error_on_a_generation_that_stays_live_is_raised(fake_index_copy):
         load_index(fake_index_copy)
     manifest = json.loads((live_generation(fake_index_copy) / "manifest.json").read_text())
     assert "bm25/params.index.json" in manifest["sizes"]
+
+
+def test_a_pointer_to_a_missing_generation_is_rebuilt_by_the_next_build(
+    fake_index_copy, seeds_dir, fake_embedder
+):
+    (fake_index_copy / CURRENT).write_text("gen-gone\n", encoding="utf-8")
+    report = build_index(load_paths([seeds_dir]), fake_index_copy, embedder=fake_embedder)
+    assert (
+        report.repaired == ["files that could not be read"]
+        and load_index(fake_index_copy).size == report.chunks
+    )

@@ -112,7 +112,10 @@ def _previous(index_dir: Path) -> tuple[Index | None, Manifest | None, list[str]
     except RagError as error:  # a corrupt or old index is rebuilt from scratch
         log.warning("Rebuilding %s from scratch: %s", index_dir, error)
         manifest = _manifest_only(index_dir)
-        damaged = damaged_files(live_generation(index_dir), manifest) if manifest else []
+        try:
+            damaged = damaged_files(live_generation(index_dir), manifest) if manifest else []
+        except RagError:  # CURRENT names a folder that is gone: nothing to compare
+            damaged = []
         if not damaged and isinstance(error, IndexCorruptError):
             damaged = ["files that could not be read"]
         return None, manifest, damaged
