@@ -8,6 +8,7 @@ duration.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -82,15 +83,24 @@ def browser():
         browser.close()
 
 
-@pytest.fixture()
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+@contextlib.contextmanager
+def opened(browser, url: str, width: int, height: int):  # noqa: ANN201 - a Playwright page
+    """The app at ``url`` in a fresh browser context of ``width`` x ``height``, ready to type."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
-    page.goto(server)
-    page.wait_for_selector("#question textarea")
-    yield page
-    context.close()
+    try:
+        page.goto(url)
+        page.wait_for_selector("#question textarea")
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture()
+def page(browser, server):
+    with opened(browser, server, 1400, 1000) as page:
+        yield page
 
 
 def ask(page, question: str) -> tuple[object, float, float]:
@@ -304,12 +314,7 @@ def test_blank_and_over_long_questions_are_held_back_in_the_box(browser, server,
     """Issue 17 item 6: Ask is disabled for a blank box, the length shows against the limit,
     and a refused question stays in the box with its reason instead of becoming a bubble."""
     width, height = viewport
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    try:
-        page.goto(server)
-        page.wait_for_selector("#question textarea")
+    with opened(browser, server, width, height) as page:
         assert page.locator("#ask").is_disabled()
         page.fill("#question textarea", "Who leads the loan?")
         page.wait_for_function("() => !document.querySelector('#ask').disabled")
@@ -328,8 +333,6 @@ def test_blank_and_over_long_questions_are_held_back_in_the_box(browser, server,
         ask(page, "Who leads the SoftBank loan?")  # events run in order: the refused one came first
         assert page.locator("#chat .rag-answer").count() == 1  # one answer: the refused one sent nothing
         assert "really really" not in page.locator("#chat").inner_text()
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("viewport", [(390, 844), (1366, 900), (1920, 1080)], ids=["phone", "laptop", "wide"])
@@ -338,12 +341,7 @@ def test_the_layout_keeps_the_box_on_screen_and_uses_the_height(browser, server,
     the window's height; no label over the messages; the documents table scrolls sideways
     on a phone instead of widening the page."""
     width, height = viewport
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    try:
-        page.goto(server)
-        page.wait_for_selector("#question textarea")
+    with opened(browser, server, width, height) as page:
         ask(page, "How many parameters does Mistral Medium 3.5 have?")
         page.evaluate("window.scrollTo(0, 0)")
         for selector in ("#question textarea", "#ask", "#clear"):
@@ -359,8 +357,6 @@ def test_the_layout_keeps_the_box_on_screen_and_uses_the_height(browser, server,
         page.screenshot(path=str(shots / f"14-documents-{width}x{height}.png"))
         page_width = page.evaluate("document.documentElement.scrollWidth")
         assert page_width <= width + 1  # the page itself never scrolls sideways
-    finally:
-        context.close()
 
 
 class _SlowGenerator:
@@ -394,34 +390,29 @@ def test_stop_cancels_an_answer_being_written_and_enter_meanwhile_keeps_the_ques
     shutil.copytree(built_seed_index, index)
     app = build_app([Library("seeds", corpus, index)])
     url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
     try:
-        page.goto(url)
-        page.wait_for_selector("#question textarea")
-        page.locator("#settings").click()
-        page.get_by_label("slow").check()
-        page.fill("#question textarea", "How many parameters does Mistral Medium 3.5 have?")
-        page.press("#question textarea", "Enter")
-        page.wait_for_selector("#stop", state="visible")
-        assert not page.locator("#ask").is_visible()
-        page.wait_for_function(
-            "() => { const t = document.querySelector('#chat .rag-streaming .rag-text');"
-            " return t && t.innerText.includes('Mistral'); }"
-        )
-        page.fill("#question textarea", "And when was it released?")
-        page.press("#question textarea", "Enter")  # while the first is written: held in the box
-        page.screenshot(path=str(shots / "15-writing-with-stop.png"))
-        page.click("#stop")
-        page.wait_for_selector("#chat .rag-stopped")
-        page.wait_for_selector("#ask", state="visible")
-        assert not page.locator("#stop").is_visible()
-        assert page.locator("#question textarea").input_value() == "And when was it released?"
-        assert "128-billion" not in page.locator("#chat").inner_text()  # unverified text withdrawn
-        assert page.locator("#chat .rag-answer").count() == 1
-        page.screenshot(path=str(shots / "16-stopped.png"))
-        page.locator("#chat").screenshot(path=str(shots / "16-stopped-chat.png"))
+        with opened(browser, url, 1366, 900) as page:
+            page.locator("#settings").click()
+            page.get_by_label("slow").check()
+            page.fill("#question textarea", "How many parameters does Mistral Medium 3.5 have?")
+            page.press("#question textarea", "Enter")
+            page.wait_for_selector("#stop", state="visible")
+            assert not page.locator("#ask").is_visible()
+            page.wait_for_function(
+                "() => { const t = document.querySelector('#chat .rag-streaming .rag-text');"
+                " return t && t.innerText.includes('Mistral'); }"
+            )
+            page.fill("#question textarea", "And when was it released?")
+            page.press("#question textarea", "Enter")  # while the first is written: held in the box
+            page.screenshot(path=str(shots / "15-writing-with-stop.png"))
+            page.click("#stop")
+            page.wait_for_selector("#chat .rag-stopped")
+            page.wait_for_selector("#ask", state="visible")
+            assert not page.locator("#stop").is_visible()
+            assert page.locator("#question textarea").input_value() == "And when was it released?"
+            assert "128-billion" not in page.locator("#chat").inner_text()  # unverified text withdrawn
+            assert page.locator("#chat .rag-answer").count() == 1
+            page.screenshot(path=str(shots / "16-stopped.png"))
+            page.locator("#chat").screenshot(path=str(shots / "16-stopped-chat.png"))
     finally:
-        context.close()
         app.close()
