@@ -51,6 +51,7 @@ class AddReport:
     unchanged: list[str] = field(default_factory=list)  # the same bytes were already there
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name as given, reason)
     chunks: int = 0  # chunks of the added and replaced files
+    file_chunks: dict[str, int] = field(default_factory=dict)  # the same, per file
     seconds: float = 0.0
     build: BuildReport | None = None
 
@@ -60,20 +61,33 @@ class AddReport:
         return self.added + self.replaced
 
     def summary(self) -> str:
-        """One line for the UI: chunks and files indexed, replaced, unchanged and refused."""
+        """One line for the UI naming every file: added, replaced, unchanged and refused.
+
+        >>> AddReport(added=["a.md"], chunks=3, file_chunks={"a.md": 3}, seconds=1.25).summary()
+        'Added a.md (3 chunks) in 1.2 s.'
+        """
         parts = []
-        if self.stored:
-            parts.append(
-                f"{_count(self.chunks, 'chunk')} from {_count(len(self.stored), 'file')} "
-                f"in {self.seconds:.1f} s"
-            )
+
+        def named(names: list[str]) -> str:
+            return ", ".join(f"{name} ({_count(self.file_chunks.get(name, 0), 'chunk')})" for name in names)
+
+        if self.added:
+            parts.append(f"Added {named(self.added)}")
         if self.replaced:
-            parts.append(f"replaced: {', '.join(self.replaced)}")
+            parts.append(f"Replaced {named(self.replaced)}")
+        if self.stored:
+            parts[-1] += f" in {self.seconds:.1f} s"
         if self.unchanged:
-            parts.append(f"already indexed, nothing to do: {', '.join(self.unchanged)}")
+            parts.append(f"Already indexed, nothing to do: {', '.join(self.unchanged)}")
         if self.rejected:
-            parts.append("refused: " + "; ".join(reason for _, reason in self.rejected))
+            parts.append("Refused " + "; ".join(_refusal(name, reason) for name, reason in self.rejected))
         return ". ".join(parts) + "." if parts else "No files."
+
+
+def _refusal(name: str, reason: str) -> str:
+    """``name``: ``reason``, without naming the file twice when the reason starts with it."""
+    reason = reason.rstrip(".")
+    return reason if name in reason else f"{name}: {reason}"
 
 
 class Library:
@@ -173,7 +187,8 @@ class Library:
                     self._restore(backups)
                     raise
                 counts = read_summary(self.index).chunks
-                report.chunks = sum(counts.get(name, 0) for name in report.stored)
+                report.file_chunks = {name: counts.get(name, 0) for name in report.stored}
+                report.chunks = sum(report.file_chunks.values())
         report.seconds = time.perf_counter() - started
         notify(1.0, "Done")
         return report

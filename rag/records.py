@@ -6,7 +6,8 @@ person can check any citation with ``original[start:end]``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # What every answer mode says when the documents do not hold the answer (Answer.abstained).
@@ -187,3 +188,25 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)  # per-sentence support
     generator: str = "extractive"  # which backend wrote the text
     note: str = ""  # shown to the user, e.g. "the local model failed; extractive answer shown"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as JSON-ready data (citations and sentences as dicts); see :meth:`from_dict`."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Answer:
+        """The answer :meth:`to_dict` gave ``data`` for (e.g. read back from a browser's storage).
+
+        Raises:
+            ValueError: ``data`` is not such an answer (a field missing, unknown or of the wrong kind).
+        """
+        try:
+            fields = dict(data)
+            citations = [Citation(**c) for c in fields.pop("citations", [])]
+            sentences = [AnswerSentence(**s) for s in fields.pop("sentences", [])]
+            answer = cls(**fields, citations=citations, sentences=sentences)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"Not an answer record: {error}") from None
+        if not isinstance(answer.text, str) or not all(isinstance(c.text, str) for c in citations):
+            raise ValueError("Not an answer record: its text is not a string.")
+        return answer

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.ports import on_free_port
+from tests.ports import on_free_port, refusing_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # A browser that is missing must not pass silently in CI, where the Makefile installs it.
@@ -103,6 +104,17 @@ def page(browser, server):
         yield page
 
 
+def toggle_settings(page, *, open: bool = True) -> None:  # noqa: A002 - the sidebar's own word
+    """Open (or close) the settings sidebar with its toggle in the page's corner."""
+    page.get_by_role("button", name="Toggle Sidebar").click()
+    # Closed, the sidebar slides off the left edge (it stays "visible" to Playwright).
+    page.wait_for_function(
+        "open => { const r = document.querySelector('#mode').getBoundingClientRect();"
+        " return open ? r.left >= 0 : r.right <= 0; }",
+        arg=open,
+    )
+
+
 def ask(page, question: str) -> tuple[object, float, float]:
     """Type and send a question; returns the new answer and the seconds to its first text and to the end."""
     answers = page.locator("#chat .rag-answer")
@@ -157,12 +169,13 @@ def test_upload_a_document_then_ask_about_it_and_follow_up(page, shots, timings,
     page.set_input_files("#upload input[type=file]", str(document))
     status = page.locator("#upload-status")
     page.wait_for_function(
-        "() => /chunks? from 1 file in/.test(document.querySelector('#upload-status').innerText)"
+        "() => /Added acme-deal.md \\(\\d+ chunks?\\) in/"
+        ".test(document.querySelector('#upload-status').innerText)"
     )
     seconds = time.perf_counter() - started
     timings["upload_seconds"] = round(seconds, 3)
     timings["upload_bytes_per_s"] = round(len(NEW_DOCUMENT.encode()) / seconds, 1)
-    assert " from 1 file in " in status.inner_text()
+    assert status.inner_text().startswith("Added acme-deal.md (")
     assert "acme-deal.md" in page.locator("#documents").inner_text()
     assert "6 documents" in page.locator("#documents-heading").inner_text()
     page.screenshot(path=str(shots / "04-uploaded.png"))
@@ -187,7 +200,7 @@ def test_upload_a_document_then_ask_about_it_and_follow_up(page, shots, timings,
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#doomed input").click()
     page.get_by_role("option", name="acme-deal.md").click()
-    page.click("#delete")
+    page.get_by_role("button", name="Delete acme-deal.md").click()
     page.wait_for_function(
         "() => /Deleted acme-deal.md/.test(document.querySelector('#upload-status').innerText)"
     )
@@ -227,8 +240,7 @@ def test_example_question_copy_and_clear(page, shots):
 
 
 def test_settings_and_a_larger_upload_with_its_progress_bar(page, shots, timings, tmp_path):
-    page.click("#settings")
-    page.locator("#mode").wait_for()
+    toggle_settings(page)
     assert "Extractive (exact quotes)" in page.locator("#mode").inner_text()
     page.screenshot(path=str(shots / "08-settings.png"), full_page=True)
 
@@ -247,9 +259,7 @@ def test_settings_and_a_larger_upload_with_its_progress_bar(page, shots, timings
         page.screenshot(path=str(shots / "09-upload-progress.png"))
     except Exception:  # noqa: BLE001 - the screenshot is optional, the result below is not
         pass
-    page.wait_for_function(
-        "() => / from 1 file in /.test(document.querySelector('#upload-status').innerText)"
-    )
+    page.wait_for_function("() => /^Added .* in /.test(document.querySelector('#upload-status').innerText)")
     seconds = time.perf_counter() - started
     size = ledger.stat().st_size
     timings["ledger_upload_bytes"] = size
@@ -279,9 +289,7 @@ def test_a_pdf_citation_opens_its_page_with_the_sentence_marked(page, shots, tmp
     )
     page.get_by_role("tab", name="Documents").click()
     page.set_input_files("#upload input[type=file]", str(manual))
-    page.wait_for_function(
-        "() => / from 1 file in /.test(document.querySelector('#upload-status').innerText)"
-    )
+    page.wait_for_function("() => /^Added .* in /.test(document.querySelector('#upload-status').innerText)")
     page.get_by_role("tab", name="Chat").click()
     answer, _, _ = ask(
         page, "How often does the facilities team of the depot replace the filters of the rooftop pumps?"
@@ -360,59 +368,259 @@ def test_the_layout_keeps_the_box_on_screen_and_uses_the_height(browser, server,
 
 
 class _SlowGenerator:
-    """A backend that writes one word every 0.3 s: time to press Stop, or Enter, meanwhile."""
+    """A backend that writes one word every ``pause`` seconds: time to press Stop, or Enter,
+    meanwhile, and to watch what the chat shows while sentences are checked."""
 
-    name = "slow"
     context_tokens = 8192
     max_tokens = 512
+
+    def __init__(self, name: str, text: str, pause: float) -> None:
+        self.name, self.text, self.pause = name, text, pause
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
     def stream(self, prompt):  # noqa: ANN001, ANN201
-        for word in ("Mistral Medium 3.5 is a 128-billion-parameter scale model. " * 20).split(" "):
-            time.sleep(0.3)
+        for word in self.text.split(" "):
+            time.sleep(self.pause)
             yield word + " "
 
 
-def test_stop_cancels_an_answer_being_written_and_enter_meanwhile_keeps_the_question(
-    browser, built_seed_index, tmp_path, monkeypatch, shots
-):
-    """Issue 17 item 5: Stop takes Ask's place while an answer is written and cancels it
-    (its unverified text withdrawn); a question sent meanwhile stays in the box."""
+SUPPORTED = "Mistral Medium 3.5 is a 128-billion-parameter scale model."
+UNSUPPORTED = "Mistral Medium 3.5 was trained on the Moon in 1969."
+
+
+@pytest.fixture(scope="module")
+def model_server(built_seed_index, tmp_path_factory):
+    """The app with two scripted answer modes: "slow" (a long answer, 0.3 s a word) and
+    "checked" (a supported sentence, an unsupported one, a supported one; 0.1 s a word)."""
     from rag.answer.generators import base
     from rag.library import Library
     from ui.app import build_app, serve
 
-    monkeypatch.setitem(base._factories, "slow", lambda settings: _SlowGenerator())
-    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    scripted = {
+        "slow": lambda settings: _SlowGenerator("slow", f"{SUPPORTED} " * 20, 0.3),
+        "checked": lambda settings: _SlowGenerator(
+            "checked",
+            f"{SUPPORTED} {UNSUPPORTED} It is the first Mistral model to combine advanced reasoning, "
+            "deep instructional understanding and high consistency of generated code.",
+            0.1,
+        ),
+    }
+    saved = dict(base._factories)
+    base._factories.update(scripted)
+    root = tmp_path_factory.mktemp("model-served")
+    corpus, index = root / "corpus", root / "index"
     shutil.copytree(Path(__file__).resolve().parent.parent / "seeds", corpus)
     shutil.copytree(built_seed_index, index)
-    app = build_app([Library("seeds", corpus, index)])
-    url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
-    try:
-        with opened(browser, url, 1366, 900) as page:
-            page.locator("#settings").click()
-            page.get_by_label("slow").check()
-            page.fill("#question textarea", "How many parameters does Mistral Medium 3.5 have?")
-            page.press("#question textarea", "Enter")
-            page.wait_for_selector("#stop", state="visible")
-            assert not page.locator("#ask").is_visible()
-            page.wait_for_function(
-                "() => { const t = document.querySelector('#chat .rag-streaming .rag-text');"
-                " return t && t.innerText.includes('Mistral'); }"
-            )
-            page.fill("#question textarea", "And when was it released?")
-            page.press("#question textarea", "Enter")  # while the first is written: held in the box
-            page.screenshot(path=str(shots / "15-writing-with-stop.png"))
-            page.click("#stop")
-            page.wait_for_selector("#chat .rag-stopped")
-            page.wait_for_selector("#ask", state="visible")
-            assert not page.locator("#stop").is_visible()
-            assert page.locator("#question textarea").input_value() == "And when was it released?"
-            assert "128-billion" not in page.locator("#chat").inner_text()  # unverified text withdrawn
-            assert page.locator("#chat .rag-answer").count() == 1
-            page.screenshot(path=str(shots / "16-stopped.png"))
-            page.locator("#chat").screenshot(path=str(shots / "16-stopped-chat.png"))
-    finally:
-        app.close()
+    # An OpenAI-compatible server is configured but down: a port bound and never listening.
+    with refusing_port() as port, pytest.MonkeyPatch.context() as env:
+        env.setenv("RAG_OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+        env.setenv("RAG_OPENAI_MODEL", "m")
+        app = build_app([Library("seeds", corpus, index)])
+        try:
+            yield on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
+        finally:
+            app.close()
+            base._factories.clear()
+            base._factories.update(saved)
+
+
+def test_stop_cancels_an_answer_being_written_and_enter_meanwhile_keeps_the_question(
+    browser, model_server, shots
+):
+    """Issue 17 item 5: Stop takes Ask's place while an answer is written and cancels it
+    (its text withdrawn); a question sent meanwhile stays in the box."""
+    with opened(browser, model_server, 1366, 900) as page:
+        toggle_settings(page)
+        page.get_by_label("slow").check()
+        toggle_settings(page, open=False)
+        page.fill("#question textarea", "How many parameters does Mistral Medium 3.5 have?")
+        page.press("#question textarea", "Enter")
+        page.wait_for_selector("#stop", state="visible")
+        assert not page.locator("#ask").is_visible()
+        page.wait_for_function(
+            "() => { const t = document.querySelector('#chat .rag-streaming .rag-text');"
+            " return t && t.innerText.includes('Mistral'); }"
+        )
+        page.fill("#question textarea", "And when was it released?")
+        page.press("#question textarea", "Enter")  # while the first is written: held in the box
+        page.screenshot(path=str(shots / "15-writing-with-stop.png"))
+        page.click("#stop")
+        page.wait_for_selector("#chat .rag-stopped")
+        page.wait_for_selector("#ask", state="visible")
+        assert not page.locator("#stop").is_visible()
+        assert page.locator("#question textarea").input_value() == "And when was it released?"
+        assert "128-billion" not in page.locator("#chat").inner_text()  # the unfinished answer withdrawn
+        assert page.locator("#chat .rag-answer").count() == 1
+        page.screenshot(path=str(shots / "16-stopped.png"))
+        page.locator("#chat").screenshot(path=str(shots / "16-stopped-chat.png"))
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
+def test_a_model_answer_shows_only_checked_sentences_while_it_is_written(
+    browser, model_server, shots, viewport
+):
+    """Issue 17 item 4: every text the chat shows while the model writes is a verified
+    sentence, under a "checking…" line; the unsupported sentence never appears."""
+    width, height = viewport
+    with opened(browser, model_server, width, height) as page:
+        toggle_settings(page)
+        page.get_by_label("checked").check()
+        toggle_settings(page, open=False)  # on a phone the sidebar covers the chat
+        # Record every text the chat shows, as the page changes.
+        page.evaluate(
+            "() => { window.ragSeen = []; new MutationObserver(() => window.ragSeen.push("
+            "document.querySelector('#chat').innerText)).observe(document.querySelector('#chat'),"
+            " {subtree: true, childList: true, characterData: true}); }"
+        )
+        page.fill("#question textarea", "How many parameters does Mistral Medium 3.5 have?")
+        page.press("#question textarea", "Enter")
+        page.wait_for_function(
+            "() => { const t = document.querySelector('#chat .rag-streaming');"
+            " return t && t.innerText.includes('128-billion'); }"
+        )
+        assert page.locator("#chat .rag-streaming .rag-checking").is_visible()
+        page.screenshot(path=str(shots / f"17-checking-{width}x{height}.png"))
+        page.wait_for_selector("#chat .rag-answer:not(.rag-streaming) .rag-foot")
+        seen = page.evaluate("window.ragSeen")
+        final = page.locator("#chat .rag-answer").last.inner_text()
+    assert seen and not any("Moon" in text for text in seen)
+    assert "128-billion" in final and "first Mistral model" in final and "Moon" not in final
+    assert "had no support" in final  # the note says a sentence was left out
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
+def test_settings_are_one_click_away_and_a_backend_that_is_down_says_so(
+    browser, model_server, shots, viewport
+):
+    """Issue 17 item 7: the settings open from the corner of the first screen, without
+    scrolling; modes have names people use; the configured server that is down is marked
+    unavailable with the reason, and asking in its mode still answers (with exact quotes)."""
+    width, height = viewport
+    with opened(browser, model_server, width, height) as page:
+        toggle = page.get_by_role("button", name="Toggle Sidebar").bounding_box()
+        assert toggle is not None and 0 <= toggle["y"] and toggle["y"] + toggle["height"] <= height
+        toggle_settings(page)
+        mode = page.locator("#mode")
+        box = mode.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= height  # no scrolling to reach it
+        labels = mode.inner_text()
+        assert "Extractive (exact quotes)" in labels and "OpenAI-compatible server — unavailable" in labels
+        assert "Ready: quotes the documents" in page.locator("#mode-status").inner_text()
+        assert "best-matching passages" in page.locator("#k").inner_text()  # the number explained
+        page.get_by_label("OpenAI-compatible server — unavailable").check()
+        page.wait_for_function(
+            "() => document.querySelector('#mode-status').innerText.includes('Cannot reach')"
+        )
+        page.screenshot(path=str(shots / f"18-settings-{width}x{height}.png"))
+        toggle_settings(page, open=False)
+        answer, _, _ = ask(page, "How many parameters does Mistral Medium 3.5 have?")
+        text = answer.inner_text()
+        assert "128-billion-parameter" in text and "extractive answer is shown instead" in text
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
+def test_the_chat_survives_a_reload_until_new_chat(browser, server, shots, viewport):
+    """Issue 17 item 9: the chat is kept in the browser across a reload, its markers still
+    open their sources; "New chat" empties it, for good."""
+    width, height = viewport
+    with opened(browser, server, width, height) as page:
+        ask(page, "Who is the European Commission spokesperson?")
+        before = page.locator("#chat .rag-answer .rag-text").inner_text()
+        page.reload()
+        page.wait_for_selector("#chat .rag-answer")
+        assert page.locator("#chat .rag-answer .rag-text").inner_text() == before
+        assert "Who is the European Commission spokesperson?" in page.locator("#chat").inner_text()
+        page.screenshot(path=str(shots / f"19-after-reload-{width}x{height}.png"))
+        page.locator("#chat a.rag-cite").first.click()
+        page.wait_for_selector("#sources mark")
+        kept = page.evaluate("() => localStorage.getItem('rag-chat-history')")
+        page.get_by_role("button", name="New chat").click()
+        page.wait_for_function("() => !document.querySelector('#chat .rag-answer')")
+        # Stored once the event is done: the page's storage then holds the emptied chat.
+        page.wait_for_function("old => localStorage.getItem('rag-chat-history') !== old", arg=kept)
+        page.reload()
+        page.wait_for_selector("#question textarea")
+        ask(page, "Who leads the SoftBank loan?")
+        assert page.locator("#chat .rag-answer").count() == 1  # the old chat did not come back
+        assert "spokesperson" not in page.locator("#chat").inner_text()
+
+
+def _report(words: int, seed: int) -> str:
+    """A long Markdown report of distinct sentences (so nothing is folded as a duplicate)."""
+    import random
+
+    rng = random.Random(seed)
+    places = ["Vaasa", "Oulu", "Turku", "Kotka", "Pori", "Lahti", "Kuopio", "Espoo"]
+    goods = ["valves", "pumps", "gears", "cables", "sensors", "motors", "bearings", "filters"]
+    lines, count, section = ["# Plant report"], 0, 0
+    while count < words:
+        if count // 400 > section:
+            section = count // 400
+            lines.append(f"\n## Quarter {section}\n")
+        line = (
+            f"In week {rng.randrange(1, 53)} of {rng.randrange(1990, 2030)} the {rng.choice(places)} "
+            f"plant shipped {rng.randrange(10, 99999)} {rng.choice(goods)} "
+            f"to client {rng.randrange(1, 9999)}, "
+            f"and {rng.randrange(2, 400)} of them went by rail to {rng.choice(places)}."
+        )
+        lines.append(line)
+        count += len(line.split())
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
+def test_uploads_name_each_file_reset_and_show_progress_and_a_row_deletes(
+    browser, server, shots, tmp_path, viewport
+):
+    """Issue 17 item 8: the status names the files added and refused, and is cleared by the
+    next attempt; the bar moves while a 176 KB file is split and embedded; clicking a
+    document's row offers to delete it."""
+    width, height = viewport
+    good, empty = tmp_path / f"memo-{width}.md", tmp_path / "empty.txt"
+    good.write_text(
+        f"# Memo {width}\n\nThe {width} depot opened on 2 May 2024 with 14 staff.\n", encoding="utf-8"
+    )
+    empty.write_bytes(b"")
+    big = tmp_path / f"report-{width}.md"
+    big.write_text(_report(36_000, seed=width), encoding="utf-8")
+    assert 150_000 < big.stat().st_size < 200_000
+    status = "#upload-status"
+    with opened(browser, server, width, height) as page:
+        page.get_by_role("tab", name="Documents").click()
+        page.set_input_files("#upload input[type=file]", [str(good), str(empty)])
+        page.wait_for_function(
+            f"() => /^Added memo-{width}.md/.test(document.querySelector('{status}').innerText)"
+        )
+        first = page.locator(status).inner_text()
+        assert "Refused empty.txt is empty." in first
+        # Every text the status shows from now on, as it changes.
+        page.evaluate(
+            f"() => {{ window.ragStatus = []; const s = document.querySelector('{status}');"
+            " new MutationObserver(() => window.ragStatus.push(s.innerText)).observe(s,"
+            " {subtree: true, childList: true, characterData: true}); }"
+        )
+        page.set_input_files("#upload input[type=file]", str(big))
+        page.get_by_text("Embedding passages").first.wait_for()
+        page.screenshot(path=str(shots / f"21-upload-progress-{width}x{height}.png"))
+        page.wait_for_function(
+            f"() => /^Added report-{width}.md/.test(document.querySelector('{status}').innerText)"
+        )
+        seen = page.evaluate("window.ragStatus")
+        assert not any("memo" in text for text in seen), seen[:6]  # the last attempt's result went at once
+        counts = {m for text in seen for m in re.findall(r"Embedding passages and sentences: (\d+)/", text)}
+        assert len(counts) >= 3, seen  # the bar moved while the file was embedded
+        page.screenshot(path=str(shots / f"22-upload-done-{width}x{height}.png"))
+
+        page.locator("#documents .body-cell", has_text=f"memo-{width}.md").first.click()
+        delete = page.get_by_role("button", name=f"Delete memo-{width}.md")
+        delete.wait_for()
+        page.screenshot(path=str(shots / f"23-row-chosen-{width}x{height}.png"))
+        page.once("dialog", lambda dialog: dialog.accept())
+        delete.click()
+        page.wait_for_function(
+            f"() => /Deleted memo-{width}.md/.test(document.querySelector('{status}').innerText)"
+        )
+        assert f"memo-{width}.md" not in page.locator("#documents").inner_text()
+        assert f"report-{width}.md" in page.locator("#documents").inner_text()

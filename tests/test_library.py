@@ -36,7 +36,8 @@ def test_adding_stores_indexes_and_reports_progress(library):
     assert (library.corpus / "harbour.md").read_bytes() == NOTE
     assert "harbour.md" in sources(library)
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 4
-    assert report.summary().startswith(f"{report.chunks} chunk")
+    assert report.chunks == 1 and report.file_chunks == {"harbour.md": 1}
+    assert report.summary() == f"Added harbour.md (1 chunk) in {report.seconds:.1f} s."
 
 
 def test_the_same_bytes_again_are_a_no_op_and_a_changed_file_replaces_its_chunks(library):
@@ -58,7 +59,12 @@ def test_refused_files_are_reported_and_the_rest_is_added(library):
     assert report.added == ["page.html"]
     assert [name for name, _ in report.rejected] == ["../escape.md", "empty.txt"]
     assert not (library.corpus.parent / "escape.md").exists()
-    assert "refused" in report.summary()
+    summary = report.summary()
+    assert (
+        summary.startswith("Added page.html (3 chunks) in ")
+        and "Refused '../escape.md' is not a plain" in summary
+    )
+    assert summary.endswith("; empty.txt is empty.")
 
 
 def test_pdf_html_and_word_documents_are_indexed_and_cited(model_library, embedder):

@@ -27,6 +27,29 @@ def test_a_seed_question_streams_then_shows_answer_and_highlighted_source(engine
     assert final.seconds_to_first_piece is not None
 
 
+def test_a_model_answer_streams_only_checked_sentences_with_a_checking_line(engine):
+    """Issue 17 item 4: while a model writes, the chat shows verified sentences and "checking…";
+    a sentence that fails verification never appears, so nothing shown is taken back."""
+    from tests.fakes import ScriptedGenerator
+    from ui.render import CHECKING
+
+    written = (
+        "A key element of the new strategy is Mistral Medium 3.5, a 128-billion-parameter scale model. "
+        "Mistral Medium 3.5 is a 70-billion-parameter scale model. It is open."
+    )
+    question = "How many parameters does Mistral Medium 3.5 have?"
+    # What the chat showed at each step (respond updates one history list in place).
+    shown = [
+        u.history[-1]["content"]
+        for u in respond(lambda: engine, question, [], None, generator=ScriptedGenerator(written))
+    ]
+    streaming, final = shown[:-1], shown[-1]
+    assert all(CHECKING in step for step in streaming)
+    assert any("128-billion-parameter" in step for step in streaming)  # shown once checked
+    assert not any("70-billion" in step for step in shown)
+    assert CHECKING not in final and "128-billion-parameter" in final and "rag-cite" in final
+
+
 def test_abstention_is_shown_distinctly_with_maybe_related_passages(engine):
     final, _ = turn(engine, "What is the population of Estonia?")
     reply = final.history[-1]["content"]
@@ -173,3 +196,37 @@ def test_serve_defaults_to_loopback_and_each_corpus_is_a_collection(tmp_path):
     first, second = default_libraries([tmp_path / "docs", tmp_path / "more" / "docs"], tmp_path / "index")
     assert (first.name, first.index) == ("docs", tmp_path / "index")
     assert (second.name, second.index) == ("docs+", tmp_path / "index" / "corpora" / "docs+")
+
+
+def test_a_chat_kept_in_the_browser_comes_back_whole_and_only_for_its_user(engine, tmp_path, monkeypatch):
+    """Issue 17 item 9: what gr.BrowserState stores is JSON, and it rebuilds the same chat
+    (markers still open their sources); another user, or a damaged record, gets a new chat."""
+    import json
+    import re
+    import stat
+
+    from ui.history import history_secret, restored, stored
+
+    first, _ = turn(engine, "How big is the bridge loan SoftBank is seeking?")
+    last, _ = turn(engine, "Who leads it?", first.history, first.conversation)
+    failed, _ = turn(engine, "x" * 5000, last.history, last.conversation)
+    kept = json.loads(json.dumps(stored(failed.conversation, "ana")))  # through the browser
+    history, conversation = restored(kept, "ana")
+    assert [m["role"] for m in history] == ["user", "assistant"] * 3
+    assert history[0]["content"] == "How big is the bridge loan SoftBank is seeking?"
+    live = re.sub(r" · \d+\.\d\d s(?=\W)", "", last.history[1]["content"])  # the same but for the timing
+    assert history[1]["content"] == live
+    assert "Searched for" in history[3]["content"]  # the follow-up's rewrite is shown again
+    assert "⚠️" in history[5]["content"] and "4,000" in history[5]["content"]
+    assert conversation.turns[1].resolved == last.conversation.turns[1].resolved
+    assert "<mark class='rag-support'>" in show_citation(conversation, 0, 1)  # markers still work
+    assert restored(kept, "bo") == ([], Conversation())  # another user of the same browser
+    assert restored(kept, None) == ([], Conversation())
+    damaged = {**kept, "turns": [{"question": "q", "resolved": "q", "library": "", "answer": {"text": 3}}]}
+    assert restored(damaged, "ana") == ([], Conversation())
+    assert restored("garbage", "ana") == ([], Conversation())
+
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path))
+    secret = history_secret()
+    assert len(secret) >= 32 and history_secret() == secret  # kept: histories outlive a restart
+    assert stat.S_IMODE((tmp_path / "browser-history.key").stat().st_mode) == 0o600

@@ -189,3 +189,35 @@ def test_an_unsupported_answer_to_an_unanswerable_question_still_abstains(engine
     )
     answer = list(grounded.stream(engine.retriever.search(question), 5))[-1]
     assert answer.abstained and answer.text == NOT_FOUND and "no support" in answer.note
+
+
+def test_only_verified_sentences_are_streamed(engine):
+    """Issue 17 item 4: each sentence is checked as it completes; one that fails never shows,
+    and the streamed pieces add up to the final answer's text."""
+    from tests.fakes import ScriptedGenerator
+
+    written = (
+        f"{EVIDENCE} released under licence with open weights. "
+        "Mistral Medium 3.5 is a 70-billion-parameter scale model. "
+        "It is the first Mistral model to combine advanced reasoning, deep instructional understanding "
+        "and high consistency of generated code within a single parameter set."
+    )
+    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, ScriptedGenerator(written))
+    items = list(grounded.stream(engine.retriever.search(MISTRAL), 5))
+    pieces, answer = items[:-1], items[-1]
+    assert isinstance(answer, Answer) and not answer.abstained and answer.generator == "scripted"
+    # The first sentence streamed once the second began; the second failed and never showed;
+    # the last is complete only when the model stops, so the final answer brings it.
+    assert pieces == [f"{EVIDENCE} released under licence with open weights. [1] "]
+    assert answer.text.startswith(pieces[0]) and "70-billion" not in answer.text
+    assert answer.text.endswith("within a single parameter set. [2]") and len(answer.sentences) == 2
+    assert answer.note.startswith("1 sentence of the scripted model's answer had no support")
+
+
+def test_nothing_is_streamed_when_the_documents_do_not_answer(engine):
+    from tests.fakes import ScriptedGenerator
+
+    written = f"{EVIDENCE} released under licence with open weights. It is open."
+    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, ScriptedGenerator(written))
+    items = list(grounded.stream(engine.retriever.search("What is the boiling point of mercury?"), 5))
+    assert len(items) == 1 and items[0].abstained  # the model wrote, but no text was shown

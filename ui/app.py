@@ -20,6 +20,7 @@ from rag.ingest.formats import SUFFIXES, supported_types
 from rag.library import Library
 from ui.assets import CONFIRM_DELETE_JS, CSS, PANEL_JS
 from ui.chat import UNEXPECTED, open_document, respond, show_citation
+from ui.history import CLEARED, STORAGE_KEY, history_secret, restored, stored
 from ui.panels import EMPTY_PANEL, documents_rows
 from ui.render import stopped_html
 from ui.state import Conversation, FolderWatch, Libraries, answer_modes, default_libraries
@@ -49,6 +50,9 @@ PASSAGES_HELP = (
     "How many of the best-matching passages the answer may quote from: more can find an answer "
     "spread over several places, fewer keeps it focused"
 )
+# The state of the chosen answer mode, as a coloured dot (no emoji: not every font has them).
+READY_DOT = "<span class='rag-health rag-ready'>●</span>"
+DOWN_DOT = "<span class='rag-health rag-down'>●</span>"
 DOCUMENT_HEADERS = ["name", "title", "size", "chunks", "indexed"]
 UPLOAD_TYPES = sorted(SUFFIXES)  # the formats registry's, so the picker and the checks agree
 # With --watch, how often (seconds) each open page checks whether its documents list changed:
@@ -116,28 +120,52 @@ def build_app(
         ):
             yield update.history, update.conversation, gr.skip() if update.panel is None else update.panel, ""
 
-    def on_ask_ui(message: str, history: list, conversation: Conversation, k: float, mode: str, library: str):  # noqa: ANN202
-        """Ask in the page: the answer, with Stop in Ask's place until it is complete."""
+    def on_ask_ui(  # noqa: ANN202
+        message: str,
+        history: list,
+        conversation: Conversation,
+        k: float,
+        mode: str,
+        library: str,
+        request: gr.Request,
+    ):
+        """Ask in the page: the answer, with Stop in Ask's place until it is complete; the
+        finished turn is then kept in the browser (ui/history.py)."""
         check = on_ask(message, history, conversation, k, mode, library)
         first = next(check)  # a refused question raises here, before the buttons change
         writing, done = (
             (gr.update(visible=False), gr.update(visible=True)),
             (gr.update(visible=True), gr.update(visible=False)),
         )
-        yield (*first, *writing)
+        yield (*first, *writing, gr.skip())
+        latest = first[1]
         for update in check:
-            yield (*update, *writing)
-        yield (gr.skip(), gr.skip(), gr.skip(), gr.skip(), *done)
+            latest = update[1] if isinstance(update[1], Conversation) else latest
+            yield (*update, *writing, gr.skip())
+        kept = stored(latest, request.username) if isinstance(latest, Conversation) else gr.skip()
+        yield (gr.skip(), gr.skip(), gr.skip(), gr.skip(), *done, kept)
 
-    def on_submit(message: str, history: list, conversation: Conversation, k: float, mode: str, library: str):  # noqa: ANN202
+    def on_submit(  # noqa: ANN202
+        message: str,
+        history: list,
+        conversation: Conversation,
+        k: float,
+        mode: str,
+        library: str,
+        request: gr.Request,
+    ):
         """Enter in the box: as Ask, but a question Ask would refuse is held back silently (the
         line under the box already says why), with no error shown over the chat."""
         try:
             check_question(message)
         except QuestionError:
-            yield (gr.skip(),) * 6
+            yield (gr.skip(),) * 7
             return
-        yield from on_ask_ui(message, history, conversation, k, mode, library)
+        yield from on_ask_ui(message, history, conversation, k, mode, library, request)
+
+    def on_restore(kept: Any, request: gr.Request) -> tuple[list, Conversation]:
+        """A page (re)opened: the chat this user had in this browser, if any."""
+        return restored(kept, request.username)
 
     def on_stop(history: list) -> tuple[Any, Any, list]:
         """Stop: the answer being written is cancelled (Gradio closes its generator, which
@@ -158,6 +186,27 @@ def build_app(
         if length > MAX_QUESTION_CHARS:
             counter = f"⚠️ {counter}: shorten the question to send it"
         return gr.update(interactive=0 < length <= MAX_QUESTION_CHARS), counter
+
+    def on_health(chosen: str) -> tuple[Any, str]:
+        """Each mode checked (rag.answer.generators.health): an unavailable one is labelled so
+        in the list, and the chosen one's state is said under it, with the fix."""
+        from rag.answer.generators.health import check_backend
+
+        health = {name: check_backend(name) for name in modes}
+        choices = [
+            (MODE_LABELS.get(name, name) + ("" if health[name].available else " — unavailable"), name)
+            for name in modes
+        ]
+        state = health.get(chosen) or check_backend(chosen)
+        if state.available:
+            line = f"{READY_DOT} {state.detail[:1].upper()}{state.detail[1:]}"
+        else:
+            detail = state.detail.rstrip(".")
+            line = (
+                f"{DOWN_DOT} Unavailable: {detail}. "
+                "Until it is back, answers in this mode are the exact quotes."
+            )
+        return gr.update(choices=choices), line
 
     def on_cite(conversation: Conversation, evt: gr.EventData) -> str:
         data = evt._data or {}
@@ -205,6 +254,17 @@ def build_app(
             status = f"⚠️ {error}"
         return (status, *documents_view(library))
 
+    def on_row(rows: Any, evt: gr.SelectData) -> tuple[Any, Any]:
+        """A click on a document's row chooses it for deleting (the button then names it)."""
+        try:
+            name = str(rows.iloc[evt.index[0], 0]) if hasattr(rows, "iloc") else str(rows[evt.index[0]][0])
+        except (IndexError, KeyError, TypeError):
+            return gr.skip(), gr.skip()
+        return gr.update(value=name), delete_label(name)
+
+    def delete_label(name: str | None) -> Any:
+        return gr.update(value=f"Delete {name}" if name else "Delete document")
+
     def answer(question: str, k: int = 5, library: str = "", mode: str = "extractive") -> dict:
         """Answer one question (no conversation): text, abstained, and citations with spans."""
         option = {"generator": mode} if mode and mode != "extractive" else {}
@@ -245,6 +305,35 @@ def build_app(
 
     with gr.Blocks(title="rag — answers from your documents") as app:
         conversation = gr.State(Conversation())
+        kept = gr.BrowserState(None, storage_key=STORAGE_KEY, secret=history_secret())
+        # A sidebar rather than a section under the chat: its toggle stays in the corner of
+        # every screen and tab, so settings are one click away without scrolling.
+        with gr.Sidebar(label="Settings", open=False, elem_id="settings", width=340):
+            gr.Markdown("### Settings")
+            mode = gr.Radio(
+                [(MODE_LABELS.get(name, name), name) for name in modes],  # the API keeps the names
+                value=modes[0],
+                label="Answer mode",
+                elem_id="mode",
+                info=MODE_HELP,
+            )
+            mode_status = gr.Markdown(elem_id="mode-status")
+            k = gr.Slider(
+                1,
+                10,
+                value=5,
+                step=1,
+                label="Passages to answer from",
+                info=PASSAGES_HELP,
+                elem_id="k",
+            )
+            library = gr.Dropdown(
+                shared.names,
+                value=default.name,
+                label="Document collection (index)",
+                elem_id="library",
+                interactive=len(shared.names) > 1,
+            )
         gr.HTML(
             "<h2 style='margin:0'>Ask your documents</h2><p style='margin:.2em 0 0 0;color:#6b7280'>"
             "Every answer sentence cites the passage it comes from: click a marker like "
@@ -287,35 +376,9 @@ def build_app(
                             stop = gr.Button(
                                 "Stop", variant="stop", elem_id="stop", scale=1, min_width=80, visible=False
                             )
-                            clear = gr.Button("Clear", elem_id="clear", scale=1, min_width=80)
+                            clear = gr.Button("New chat", elem_id="clear", scale=1, min_width=80)
                             api_chat = gr.Button(visible=False)  # /chat's event: the answer alone
                         counter = gr.Markdown("", elem_id="question-count")
-                        with gr.Accordion("Settings", open=False, elem_id="settings"):
-                            k = gr.Slider(
-                                1,
-                                10,
-                                value=5,
-                                step=1,
-                                label="Passages to answer from",
-                                info=PASSAGES_HELP,
-                                elem_id="k",
-                            )
-                            mode = gr.Radio(
-                                [
-                                    (MODE_LABELS.get(name, name), name) for name in modes
-                                ],  # the API keeps the names
-                                value=modes[0],
-                                label="Answer mode",
-                                elem_id="mode",
-                                info=MODE_HELP,
-                            )
-                            library = gr.Dropdown(
-                                shared.names,
-                                value=default.name,
-                                label="Document collection (index)",
-                                elem_id="library",
-                                interactive=len(shared.names) > 1,
-                            )
                     with gr.Column(scale=2):
                         panel = gr.HTML(
                             EMPTY_PANEL,
@@ -340,7 +403,12 @@ def build_app(
                     # Any name is accepted here and checked by Library.delete, so that /delete works
                     # from an API session whose list of choices was never filled.
                     doomed = gr.Dropdown(
-                        [], label="Document to delete", elem_id="doomed", scale=4, allow_custom_value=True
+                        [],
+                        label="Document to delete",
+                        info="Choose it here, or click its row in the table",
+                        elem_id="doomed",
+                        scale=4,
+                        allow_custom_value=True,
                     )
                     delete = gr.Button("Delete document", variant="stop", elem_id="delete", scale=1)
 
@@ -349,7 +417,7 @@ def build_app(
         # The UI's Ask and Enter: Stop takes Ask's place while the answer is written, and Enter
         # meanwhile is ignored (trigger_mode "once"), so a new question waits in the box
         # instead of racing the answer. /chat is the same answer without the buttons.
-        ui_out = [*chat_out, ask, stop]
+        ui_out = [*chat_out, ask, stop, kept]
         asked = ask.click(
             on_ask_ui, chat_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
         )
@@ -376,22 +444,32 @@ def build_app(
             show_progress="hidden",
         )
         chatbot.example_select(example_text, None, question, api_visibility="private").then(
-            on_ask, chat_in, chat_out, api_visibility="private", show_progress="hidden"
+            on_ask_ui, chat_in, ui_out, api_visibility="private", show_progress="hidden"
         )
+        # New chat: an empty conversation, here and in the browser's storage.
         clear.click(
-            lambda: ([], Conversation(), EMPTY_PANEL, ""),
+            lambda: ([], Conversation(), EMPTY_PANEL, "", CLEARED),
             None,
-            [chatbot, conversation, panel, question],
+            [chatbot, conversation, panel, question, kept],
             api_visibility="private",
         )
         chatbot.clear(
-            lambda: (Conversation(), EMPTY_PANEL), None, [conversation, panel], api_visibility="private"
+            lambda: (Conversation(), EMPTY_PANEL, CLEARED),
+            None,
+            [conversation, panel, kept],
+            api_visibility="private",
         )
+        app.load(on_restore, kept, [chatbot, conversation], api_visibility="private", show_progress="hidden")
         panel.cite(on_cite, [conversation], panel, api_visibility="private", show_progress="hidden")
         panel.open(on_open, [conversation], panel, api_visibility="private", show_progress="hidden")
         library.change(documents_view, library, [table, doomed, heading], api_visibility="private")
+        mode.input(on_health, mode, [mode, mode_status], api_visibility="private", show_progress="hidden")
+        app.load(on_health, mode, [mode, mode_status], api_visibility="private", show_progress="hidden")
         app.load(documents_view, library, [table, doomed, heading], api_visibility="private")
+        # A new attempt clears the last one's result at once, then the bar shows where it will be.
         upload.upload(
+            None, None, status, js="() => ''", queue=False, api_visibility="private", show_progress="hidden"
+        ).then(
             on_upload,
             [upload, library],
             [status, table, doomed, heading, upload],
@@ -400,6 +478,8 @@ def build_app(
             concurrency_limit=1,
             concurrency_id="index",
         )
+        table.select(on_row, table, [doomed, delete], api_visibility="private", show_progress="hidden")
+        doomed.change(delete_label, doomed, delete, api_visibility="private", show_progress="hidden")
         delete.click(
             on_delete,
             [doomed, library],

@@ -33,6 +33,15 @@ button.rag-copy {
 .rag-error { border-left: 4px solid #dc2626; padding-left: .75em; }
 .rag-note { font-style: italic; font-size: .85em; color: #6b7280; margin-top: .3em; }
 .rag-thinking { color: #6b7280; }
+.rag-health.rag-ready { color: #16a34a; }
+.rag-health.rag-down { color: #d97706; }
+.rag-checking { color: #6b7280; font-size: .85em; margin-top: .3em; }
+.rag-checking::before {
+  content: ""; display: inline-block; width: .7em; height: .7em; margin-right: .4em;
+  vertical-align: -.05em; border: 2px solid #c7d2fe; border-top-color: #6366f1; border-radius: 50%;
+  animation: rag-spin 1s linear infinite;
+}
+@keyframes rag-spin { to { transform: rotate(360deg); } }
 .rag-streaming .rag-text::after { content: " ▍"; color: #6366f1; }
 mark.rag-support { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 2px; }
 mark.rag-closest { background: #e5e7eb; color: inherit; padding: 0 2px; border-radius: 2px; }

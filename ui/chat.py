@@ -66,7 +66,11 @@ def respond(
         rewrite = resolve(question, conversation.followup_history())
         resolved = rewrite.resolved
         shown = resolved if rewrite.rewritten else None
-        history.append({"role": "assistant", "content": streaming_html("", resolved=shown)})
+        # A model's sentences arrive only once verified: say so while it writes.
+        checking = _generator_option(generator) != {}
+        history.append(
+            {"role": "assistant", "content": streaming_html("", resolved=shown, checking=checking)}
+        )
         yield ChatUpdate(history, conversation)
         engine = engine_for()
         answer: Answer | None = None
@@ -79,12 +83,15 @@ def respond(
             pieces.append(item)
             if first is None:
                 first = time.perf_counter() - started
-            history[-1] = {"role": "assistant", "content": streaming_html("".join(pieces), resolved=shown)}
+            history[-1] = {
+                "role": "assistant",
+                "content": streaming_html("".join(pieces), resolved=shown, checking=checking),
+            }
             yield ChatUpdate(history, conversation, seconds_to_first_piece=first)
         if answer is None:
             raise RagError("The answer stream ended without an answer; try again.")
         seconds = time.perf_counter() - started
-        conversation.turns.append(ChatTurn(message, resolved, answer, library))
+        conversation.turns.append(ChatTurn(message, resolved, answer, library, rewritten=shown is not None))
         history[-1] = {
             "role": "assistant",
             "content": answer_html(answer, turn, resolved=shown, seconds=seconds),
@@ -108,7 +115,7 @@ def _failed(
     if history and history[-1]["role"] == "assistant":
         history.pop()  # the "searching…" placeholder
     history.append({"role": "assistant", "content": error_html(text)})
-    conversation.turns.append(ChatTurn(message or "", resolved, None, library))
+    conversation.turns.append(ChatTurn(message or "", resolved, None, library, text))
     return ChatUpdate(history, conversation, "")
 
 

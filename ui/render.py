@@ -98,19 +98,29 @@ def answer_html(
     )
 
 
-def streaming_html(text: str, *, resolved: str | None = None) -> str:
-    """The message while the answer is still arriving (markers not yet verified or linked)."""
+CHECKING = "Checking each sentence against your documents…"
+
+
+def streaming_html(text: str, *, resolved: str | None = None, checking: bool = False) -> str:
+    """The message while the answer is still arriving (markers not yet linked).
+
+    ``checking``: a model is writing, and its sentences appear only once verified, so a line
+    under them says that more is being checked (the stream can pause for a sentence that
+    fails and is never shown).
+    """
     shown = (
         escape(_one_line(text))
         if text.strip()
         else "<span class='rag-thinking'>Searching your documents…</span>"
     )
+    state = f"<div class='rag-checking'>{CHECKING}</div>" if checking else ""
     return (
-        f"<div class='rag-answer rag-streaming'>{rewrite_html(resolved)}<p class='rag-text'>{shown}</p></div>"
+        f"<div class='rag-answer rag-streaming'>{rewrite_html(resolved)}<p class='rag-text'>{shown}</p>"
+        f"{state}</div>"
     )
 
 
-STOPPED = "Stopped before the answer was finished and checked; nothing of it is shown."
+STOPPED = "Stopped before the answer was finished; nothing of it is shown."
 
 
 def stopped_html() -> str:

@@ -34,12 +34,15 @@ log = logging.getLogger("rag.serve")
 
 @dataclass
 class ChatTurn:
-    """One question of a session and what came of it (``answer`` is None when it failed)."""
+    """One question of a session and what came of it (``answer`` is None when it failed,
+    and ``error`` then says why)."""
 
     question: str
     resolved: str
     answer: Answer | None
     library: str
+    error: str = ""
+    rewritten: bool = False  # ``resolved`` is a follow-up's rewrite, shown as "Searched for"
 
 
 @dataclass

@@ -10,6 +10,8 @@ promises not to do. When the passages fail the extractive answerer's calibrated 
 check (a true sentence can still miss the question), the answer abstains. When the backend fails or
 times out, or none of its sentences is supported (or it says "not found") although the
 extractive answerer would answer, the extractive answer is returned with a note saying so.
+While the model writes, each sentence is verified as soon as it is complete and streamed only
+when supported, so a reader never sees text that is withdrawn afterwards.
 """
 
 from __future__ import annotations
@@ -78,17 +80,39 @@ class GroundedAnswerer:
             yield item.answer if isinstance(item, Verified) else item
 
     def generate(self, retrieval: Retrieval, k: int) -> Iterator[str | Verified]:
-        """:meth:`stream`, ending with the verdicts on every generated sentence as well."""
+        """:meth:`stream`, ending with the verdicts on every generated sentence as well.
+
+        Only verified text is streamed: each sentence the model completes is checked at once
+        and, when supported, yielded as ``"<sentence> [n] "`` (``n`` its citation number in the
+        final answer, whose text these pieces add up to). Unsupported sentences never appear,
+        so nothing shown is withdrawn later. When the passages do not answer the question (the
+        extractive answerer abstains), the final answer abstains whatever the model writes,
+        so nothing is streamed at all.
+        """
         generator = self.generator
         # The extractive answer costs milliseconds; it is the fallback and names the closest
         # passages when the generated answer has no support.
         extractive = self.extractive.answer(retrieval, k)
         pieces: list[str] = []
+        known: dict[str, Support] = {}  # verdicts on the sentences completed so far
+        cited: dict[tuple[int | None, int | None], int] = {}  # support -> citation number
         try:
             prompt = self.prompt(retrieval, k)
+            labels = [f"{p.title}: " for p in prompt.passages]
             for piece in generator.stream(prompt):
                 pieces.append(piece)
-                yield piece
+                if extractive.abstained:
+                    continue
+                # Every sentence but the last is complete; verify the new ones as they finish.
+                for sentence in split_answer("".join(pieces), labels)[:-1]:
+                    if sentence in known or is_abstention(sentence):
+                        continue
+                    verdict = known[sentence] = self.verifier.verify(
+                        [sentence], prompt.passages, prompt.question
+                    )[0]
+                    if verdict.supported:
+                        number = cited.setdefault((verdict.position, verdict.sentence), len(cited) + 1)
+                        yield f"{sentence} [{number}] "
         except GeneratorError as error:
             yield Verified(_fallback(extractive, generator.name, str(error)), [])
             return
@@ -98,21 +122,31 @@ class GroundedAnswerer:
             return
         generated = "".join(pieces)
         cut_short = generator.count_tokens(generated) >= generator.max_tokens - 2
-        yield self.finish(generated, prompt, extractive, cut_short=cut_short)
+        yield self.finish(generated, prompt, extractive, cut_short=cut_short, known=known)
 
     def finish(
-        self, generated: str, prompt: Prompt, extractive: Answer, *, cut_short: bool = False
+        self,
+        generated: str,
+        prompt: Prompt,
+        extractive: Answer,
+        *,
+        cut_short: bool = False,
+        known: dict[str, Support] | None = None,
     ) -> Verified:
         """Verify ``generated`` against ``prompt``'s passages and build the answer.
 
         ``cut_short``: the model used its whole token budget, so an unfinished last sentence
-        is dropped.
+        is dropped. ``known``: verdicts already reached while streaming (sentence -> verdict),
+        reused so that the answer says exactly what the stream showed.
         """
         sentences_written = split_answer(generated, [f"{p.title}: " for p in prompt.passages])
         if sentences_written and cut_short and not sentences_written[-1].endswith((".", "!", "?", '"', "”")):
             sentences_written.pop()  # cut off by the token limit mid-sentence: not a claim
         claims = [s for s in sentences_written if not is_abstention(s)]
-        verdicts = self.verifier.verify(claims, prompt.passages, prompt.question)
+        known = dict(known or {})
+        fresh = [c for c in claims if c not in known]
+        known.update(zip(fresh, self.verifier.verify(fresh, prompt.passages, prompt.question), strict=True))
+        verdicts = [known[c] for c in claims]
         name = self.name
         citations: list[Citation] = []
         numbers: dict[tuple[int | None, int | None], int] = {}

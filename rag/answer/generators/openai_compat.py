@@ -50,18 +50,33 @@ class OpenAIGenerator:
 
         return math.ceil(count_tokens(text) * TOKEN_MARGIN)
 
+    def list_models(self) -> list[str]:
+        """The names of the models the server offers (``GET /models``), in its order.
+
+        Raises:
+            GeneratorError: the server is unreachable, refuses, times out, or answers
+                something that is not a model list.
+        """
+        with self._request("GET", "/models") as response:
+            try:
+                listed = json.load(response).get("data") or []
+                return [str(item["id"]) for item in listed]
+            except (ValueError, AttributeError, KeyError, TypeError) as error:
+                raise GeneratorError(
+                    f"The server at {self.base_url} did not answer /models with a model list ({error})."
+                ) from error
+
     @property
     def model(self) -> str:
         """The model to ask for: the one configured, else the first the server lists."""
         if self._model is None:
-            with self._request("GET", "/models") as response:
-                listed = json.load(response).get("data") or []
+            listed = self.list_models()
             if not listed:
                 raise GeneratorError(
                     f"The server at {self.base_url} lists no models; "
                     "pass --model NAME or set RAG_OPENAI_MODEL."
                 )
-            self._model = str(listed[0]["id"])
+            self._model = listed[0]
         return self._model
 
     def stream(self, prompt: Prompt) -> Iterator[str]:

@@ -1,0 +1,115 @@
+"""Chat history kept in the browser, so a reload (or a restarted server) shows the same chat.
+
+The turns of a conversation are stored in the browser's localStorage through Gradio's
+``gr.BrowserState``, which encrypts them with a server-side secret: nothing is kept on the
+server, and a stored history cannot be read or forged without the secret. The chat is
+rebuilt from the stored answers with the same renderer as live answers (every text escaped
+again), never from stored HTML, and its citation markers keep working because the
+:class:`~ui.state.Conversation` comes back with them.
+
+A history belongs to the user who wrote it: with a login, another user of the same browser
+starts with an empty chat. "New chat" empties it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from rag.records import Answer
+from ui.render import answer_html, error_html
+from ui.state import ChatTurn, Conversation
+
+log = logging.getLogger(__name__)
+
+STORAGE_KEY = "rag-chat-history"
+FORMAT = 1  # of the stored record; a record of another format is ignored (an empty chat)
+# The newest turns kept: a bound on the browser's storage (about 5 MB per site), where a
+# turn with five cited passages takes roughly 5-10 KB.
+MAX_TURNS = 100
+SECRET_FILE = "browser-history.key"
+
+
+def history_secret() -> str:
+    """The key that encrypts stored histories: made once per installation and kept, so that
+    histories outlive a server restart. In $RAG_CACHE_DIR, else the user's data folder."""
+    from platformdirs import user_data_path
+
+    from rag.config import settings
+
+    folder = settings().cache_dir or user_data_path("rag")
+    path = Path(folder) / SECRET_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    try:  # O_EXCL: two servers starting at once agree on the first one's key
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(secret)
+    return secret
+
+
+def stored(conversation: Conversation, user: str | None) -> dict[str, Any]:
+    """What the browser keeps for ``conversation``: its newest :data:`MAX_TURNS` turns."""
+    turns = [
+        {
+            "question": turn.question,
+            "resolved": turn.resolved,
+            "library": turn.library,
+            "answer": turn.answer.to_dict() if turn.answer is not None else None,
+            "error": turn.error,
+            "rewritten": turn.rewritten,
+        }
+        for turn in conversation.turns[-MAX_TURNS:]
+    ]
+    return {"format": FORMAT, "user": user or "", "turns": turns}
+
+
+# What "New chat" stores: Gradio keeps the old value when an event stores None.
+CLEARED: dict[str, Any] = {"format": FORMAT, "user": "", "turns": []}
+
+
+def restored(data: Any, user: str | None) -> tuple[list[dict[str, str]], Conversation]:
+    """The chat messages and the conversation of a stored history (empty when there is none,
+    it is another user's, or it cannot be read)."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("user") != (user or ""):
+        return [], Conversation()
+    conversation = Conversation()
+    try:
+        for turn in data.get("turns") or []:
+            answer = Answer.from_dict(turn["answer"]) if turn.get("answer") is not None else None
+            conversation.turns.append(
+                ChatTurn(
+                    str(turn["question"]),
+                    str(turn["resolved"]),
+                    answer,
+                    str(turn["library"]),
+                    str(turn.get("error") or ""),
+                    bool(turn.get("rewritten")),
+                )
+            )
+    except (KeyError, TypeError, ValueError) as error:  # an older or damaged record: start afresh
+        log.warning("A stored chat history could not be read (%s); starting a new chat.", error)
+        return [], Conversation()
+    return messages(conversation), conversation
+
+
+def messages(conversation: Conversation) -> list[dict[str, str]]:
+    """The chat's messages for ``conversation``, rendered as a live answer is."""
+    history: list[dict[str, str]] = []
+    for number, turn in enumerate(conversation.turns):
+        history.append({"role": "user", "content": turn.question})
+        if turn.answer is None:
+            reply = error_html(turn.error or "This question was not answered.")
+        else:
+            reply = answer_html(turn.answer, number, resolved=turn.resolved if turn.rewritten else None)
+        history.append({"role": "assistant", "content": reply})
+    return history
