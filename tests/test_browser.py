@@ -358,6 +358,8 @@ def test_the_layout_keeps_the_box_on_screen_and_uses_the_height(browser, server,
             assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
         chat = page.locator("#chat").bounding_box()
         assert chat is not None and chat["height"] >= min(0.45 * height, height - 400)
+        new_chat = page.locator("#clear").bounding_box()
+        assert new_chat is not None and new_chat["x"] + new_chat["width"] <= chat["x"] + chat["width"] + 1
         assert page.locator("#chat [data-testid='block-label']").count() == 0  # no "Chat" badge
         page.screenshot(path=str(shots / f"13-layout-{width}x{height}.png"))
         page.get_by_role("tab", name="Documents").click()
@@ -388,6 +390,7 @@ class _SlowGenerator:
 
 SUPPORTED = "Mistral Medium 3.5 is a 128-billion-parameter scale model."
 UNSUPPORTED = "Mistral Medium 3.5 was trained on the Moon in 1969."
+NUMBER_WRONG = "Mistral Medium 3.5 is a 70-billion-parameter scale model."
 
 
 @pytest.fixture(scope="module")
@@ -400,6 +403,7 @@ def model_server(built_seed_index, tmp_path_factory):
 
     scripted = {
         "slow": lambda settings: _SlowGenerator("slow", f"{SUPPORTED} " * 20, 0.3),
+        "unsupported": lambda settings: _SlowGenerator("unsupported", f"{UNSUPPORTED} {NUMBER_WRONG}", 0.05),
         "checked": lambda settings: _SlowGenerator(
             "checked",
             f"{SUPPORTED} {UNSUPPORTED} It is the first Mistral model to combine advanced reasoning, "
@@ -426,12 +430,14 @@ def model_server(built_seed_index, tmp_path_factory):
             base._factories.update(saved)
 
 
+@pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
 def test_stop_cancels_an_answer_being_written_and_enter_meanwhile_keeps_the_question(
-    browser, model_server, shots
+    browser, model_server, shots, viewport
 ):
     """Issue 17 item 5: Stop takes Ask's place while an answer is written and cancels it
     (its text withdrawn); a question sent meanwhile stays in the box."""
-    with opened(browser, model_server, 1366, 900) as page:
+    width, height = viewport
+    with opened(browser, model_server, width, height) as page:
         toggle_settings(page)
         page.get_by_label("slow").check()
         toggle_settings(page, open=False)
@@ -445,7 +451,7 @@ def test_stop_cancels_an_answer_being_written_and_enter_meanwhile_keeps_the_ques
         )
         page.fill("#question textarea", "And when was it released?")
         page.press("#question textarea", "Enter")  # while the first is written: held in the box
-        page.screenshot(path=str(shots / "15-writing-with-stop.png"))
+        page.screenshot(path=str(shots / f"15-writing-with-stop-{width}x{height}.png"))
         page.click("#stop")
         page.wait_for_selector("#chat .rag-stopped")
         page.wait_for_selector("#ask", state="visible")
@@ -453,8 +459,7 @@ def test_stop_cancels_an_answer_being_written_and_enter_meanwhile_keeps_the_ques
         assert page.locator("#question textarea").input_value() == "And when was it released?"
         assert "128-billion" not in page.locator("#chat").inner_text()  # the unfinished answer withdrawn
         assert page.locator("#chat .rag-answer").count() == 1
-        page.screenshot(path=str(shots / "16-stopped.png"))
-        page.locator("#chat").screenshot(path=str(shots / "16-stopped-chat.png"))
+        page.screenshot(path=str(shots / f"16-stopped-{width}x{height}.png"))
 
 
 @pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
@@ -624,3 +629,39 @@ def test_uploads_name_each_file_reset_and_show_progress_and_a_row_deletes(
         )
         assert f"memo-{width}.md" not in page.locator("#documents").inner_text()
         assert f"report-{width}.md" in page.locator("#documents").inner_text()
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
+def test_follow_ups_rewrite_only_when_needed_and_list_numbers_stay_out(browser, server, shots, viewport):
+    """Issue 17 items 1 and 2: a follow-up is searched with its antecedent (and says so); a
+    question naming its own subject is searched as typed, and its answer quotes the seeds'
+    numbered "Key Takeaways" without the list number glued to the first word."""
+    width, height = viewport
+    with opened(browser, server, width, height) as page:
+        ask(page, "How big is the bridge loan SoftBank is seeking to finance its OpenAI investment?")
+        follow_up, _, _ = ask(page, "Who leads it?")
+        assert "SoftBank" in follow_up.locator(".rag-rewrite").inner_text()
+        standalone, _, _ = ask(page, "Why does Anthropic refuse to share its model with the EU?")
+        assert standalone.locator(".rag-rewrite").count() == 0  # searched as typed
+        text = standalone.locator(".rag-text").inner_text()
+        assert text.startswith("Anthropic still refuses") and "2Anthropic" not in text
+        page.screenshot(path=str(shots / f"24-standalone-after-follow-up-{width}x{height}.png"))
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
+def test_a_model_answer_without_support_shows_the_exact_quotes_not_not_found(
+    browser, model_server, shots, viewport
+):
+    """Issue 17 item 3: when no sentence the model wrote is supported but the documents do
+    answer, the chat shows the extractive answer with a note, not "Not found"."""
+    width, height = viewport
+    with opened(browser, model_server, width, height) as page:
+        toggle_settings(page)
+        page.get_by_label("unsupported").check()
+        toggle_settings(page, open=False)
+        answer, _, _ = ask(page, "How many parameters does Mistral Medium 3.5 have?")
+        text = answer.inner_text()
+        assert "Not found" not in text and "128-billion-parameter" in text
+        assert "Moon" not in text and "70-billion" not in text
+        assert "had no support in the documents; the extractive answer (exact quotes) is shown" in text
+        page.screenshot(path=str(shots / f"25-unsupported-model-answer-{width}x{height}.png"))

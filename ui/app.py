@@ -362,6 +362,7 @@ def build_app(
                                 show_label=False,
                                 elem_id="question",
                                 scale=6,
+                                min_width=100,  # leaves Ask and New chat room on a phone
                                 autofocus=True,
                                 max_lines=4,
                             )

@@ -6,7 +6,7 @@ CSS = """
 /* The box, Ask and Clear stay on one line, also on a phone (they wrapped below the fold). */
 #input-row { flex-wrap: nowrap; gap: 8px; }
 #input-row > * { min-width: 0; }
-#input-row button { min-width: 64px !important; flex-grow: 0 !important; }
+#input-row button { min-width: max-content !important; flex-grow: 0 !important; white-space: nowrap; }
 /* A phone scrolls the documents table sideways instead of squeezing or widening the page. */
 #documents { overflow-x: auto; max-width: 100%; }
 #documents table { min-width: 560px; }
