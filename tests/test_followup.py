@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from ui.followup import Turn, names, resolve, topic
@@ -93,13 +95,31 @@ def test_needs_rewriting_on_the_labelled_conversation_set():
     tuned; the rules were tuned on the first half only. Rewriting a standalone question
     bends it towards the previous turn, so precision matters most.
 
-    Measured: precision 0.652 -> 0.931, recall 0.682 -> 0.614 (all 86); on the held-out
-    second half precision 0.857, recall 0.545.
+    Measured: precision 0.652 -> 0.931 -> 1.000, recall 0.682 -> 0.614 -> 0.795 (all 86; the
+    second step: a continuation that names its own subject stands alone, and "that deal" /
+    "this model" carry the previous turn's names). Since then all of it is a dev set.
     """
-    import json
-    from pathlib import Path
+    tp, fp, fn = _confusion(Path(__file__).parent / "data" / "followups.jsonl")
+    assert tp / (tp + fp) >= 0.99 and tp / (tp + fn) >= 0.79, (tp, fp, fn)
 
-    labelled = Path(__file__).parent / "data" / "followups.jsonl"
+
+def test_needs_rewriting_on_the_blind_conversation_set():
+    """80 turns (eval/followups_blind.jsonl, 40 needing a rewrite) written by a helper who saw
+    only the seed files, never the rules nor a failure; only the totals were looked at, and
+    nothing was tuned on them. A floor against regressions, not a target.
+
+    Measured: original rules precision 0.683 / recall 0.700; last session 0.875 / 0.700;
+    now 0.931 / 0.675 (tp 27, fp 2, fn 13). The issue's goal, precision >= 0.95, is not
+    reached here.
+    """
+    tp, fp, fn = _confusion(Path(__file__).parent.parent / "eval" / "followups_blind.jsonl")
+    assert tp + fn == 40 and tp / (tp + fp) >= 0.93 and tp / (tp + fn) >= 0.67, (tp, fp, fn)
+
+
+def _confusion(labelled: Path) -> tuple[int, int, int]:
+    """True positives, false positives, false negatives of "needs rewriting" on a labelled set."""
+    import json
+
     rows = [json.loads(line) for line in labelled.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(rows) >= 60
     tp = fp = fn = 0
@@ -109,4 +129,4 @@ def test_needs_rewriting_on_the_labelled_conversation_set():
         tp += rewritten and row["needs_rewrite"]
         fp += rewritten and not row["needs_rewrite"]
         fn += not rewritten and row["needs_rewrite"]
-    assert tp / (tp + fp) >= 0.93 and tp / (tp + fn) >= 0.6, (tp, fp, fn)
+    return tp, fp, fn

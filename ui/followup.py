@@ -95,6 +95,15 @@ _EXPLETIVE_IT = re.compile(
     r"|\bit\s+(?:is|was|will\s+be|would\s+be)\s+(?:true|possible|likely|worth|said|reported|expected)\b",
     re.I,
 )
+# "that round", "this model", "those chips": a demonstrative before a noun points back, except
+# before a time ("this year") and "that" as a conjunction ("said that prices rose"), so
+# "that" counts only after a preposition or an auxiliary ("on that deal", "does that round").
+_DEMONSTRATIVE = re.compile(r"\b(?P<word>this|that|these|those)\s+(?P<noun>[A-Za-z][\w-]*)", re.I)
+_TIME_NOUNS = frozenset(
+    "year years week weeks month months quarter quarters day days time times morning evening summer "
+    "spring autumn fall winter decade century weekend point stage moment season".split()
+)
+_BEFORE_THAT = _AUX | frozenset("on of in for about from with to by at into over under after before".split())
 _PLURAL = frozenset({"they", "them", "their"})
 _POSSESSIVE = frozenset({"its", "their", "his"})
 
@@ -110,13 +119,17 @@ def resolve(question: str, history: Sequence[Turn]) -> Rewrite:
     if previous is None or not question:
         return Rewrite(question, question)
     before = previous.asked.strip()
-    for rule in (_ellipsis, _bare_wh, _pronouns):
+    for rule in (_ellipsis, _bare_wh, _pronouns, _demonstrative):
         resolved = rule(question, before, previous)
         if resolved is not None:
             return Rewrite(question, _tidy(resolved))
     if _CONTINUATION.match(question):
         body = _capitalise(_CONTINUATION.sub("", question, count=1))
-        return Rewrite(question, _tidy(_with_context(body, names(before))))
+        resolved = _with_context(body, names(before))
+        # "And is Nvidia still investing in OpenAI?" already names what it is about: it stands
+        # alone, so it is searched as typed (a leading "and" changes no search).
+        if resolved != body:
+            return Rewrite(question, _tidy(resolved))
     return Rewrite(question, question)
 
 
@@ -237,6 +250,23 @@ def _pronouns(question: str, before: str, previous: Turn) -> str | None:
         return None
     # A common noun ("the deal") loses the names the conversation is about: carry them along.
     return _with_context(resolved, old_names) if any(u[:1].islower() for u in used) else resolved
+
+
+def _demonstrative(question: str, before: str, previous: Turn) -> str | None:
+    """ "Has Amazon commented on that deal?": the names of the previous turn come along,
+    unless the question names them already (then it stands alone)."""
+    for match in _DEMONSTRATIVE.finditer(question):
+        noun = match.group("noun")
+        if noun.lower() in _STOP or noun.lower() in _TIME_NOUNS or noun[:1].isupper():
+            continue
+        if match.group("word").lower() == "that":
+            words = _WORD.findall(question[: match.start()])
+            if not words or words[-1].lower() not in _BEFORE_THAT:
+                continue
+        body = _capitalise(_CONTINUATION.sub("", question, count=1))
+        resolved = _with_context(body, names(before))
+        return resolved if resolved != body else None
+    return None
 
 
 def _bound(question: str, match: re.Match[str], before: str) -> bool:
