@@ -132,6 +132,7 @@ def parser() -> argparse.ArgumentParser:
     index.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX or the default index)")
     index.add_argument("--jsonl", type=Path, help="a JSONL corpus of {id, title, text} instead of files")
     index.add_argument("--force", action="store_true", help="re-embed everything")
+    _device_option(index)
     index.add_argument(
         "--check",
         action="store_true",
@@ -169,6 +170,7 @@ def parser() -> argparse.ArgumentParser:
     ask.set_defaults(run=_ask)
 
     serve = commands.add_parser("serve", help="start the web UI (login: set RAG_USERNAME and RAG_PASSWORD)")
+    _device_option(serve)
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
@@ -207,6 +209,7 @@ def parser() -> argparse.ArgumentParser:
     mcp.set_defaults(run=_mcp)
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
+    _device_option(evaluate)
     evaluate.add_argument("--dataset", type=Path, help="benchmark folder with corpus.jsonl and qa.jsonl")
     evaluate.add_argument(
         "--questions",
@@ -237,9 +240,21 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _device_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--device",
+        choices=["cpu", "cuda", "auto"],
+        help="where to embed (default: $RAG_DEVICE or auto: a CUDA GPU when one can be used)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `rag` command; returns the exit status (1 on a RagError, printed as one line)."""
     args = parser().parse_args(argv)
+    if getattr(args, "device", None):  # read where the embedder is made (rag.config.settings)
+        from rag.config import set_flags
+
+        set_flags(device=args.device)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     # rag's own progress lines ("Indexed 178 chunks from 5 files …") are worth seeing.
     logging.getLogger("rag").setLevel(logging.INFO)

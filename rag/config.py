@@ -33,6 +33,8 @@ VARIABLES: dict[str, str] = {
     "RAG_INDEX": "the default index folder",
     "RAG_EMBEDDER": "the embedding model: a sentence-transformers name or local folder",
     "RAG_EMBEDDER_RUNTIME": "onnx (default: ONNX Runtime, no torch when answering) or torch",
+    "RAG_DEVICE": "cpu, cuda or auto (default: a CUDA GPU when one can be used) for embedding",
+    "RAG_EMBEDDER_PRECISION": "fp32 or int8 (8-bit weights, ONNX Runtime) for indexes built from now on",
     "RAG_CACHE_DIR": "where the ONNX export of the embedding model is kept (default: the user cache)",
     "RAG_USERNAME": "the UI's login name (with RAG_PASSWORD)",
     "RAG_PASSWORD": "the UI's login password (with RAG_USERNAME)",
@@ -56,6 +58,8 @@ class Settings:
     index: Path | None = None
     embedder: str | None = None
     embedder_runtime: Literal["onnx", "torch"] = "onnx"
+    embedder_precision: Literal["fp32", "int8"] = "fp32"
+    device: Literal["cpu", "cuda", "auto"] = "auto"
     cache_dir: Path | None = None
     username: str = ""
     password: str = ""
@@ -126,8 +130,25 @@ def settings() -> Settings:
             f"fix or unset it ({VARIABLES.get(variable, '')})."
         ) from None
     values = {name: getattr(parsed, name) for name in Settings.__dataclass_fields__}
+    values.update(_flags)  # the command line's flags win over the environment
     # Unset (or empty) variables take the defaults of Settings.
     return Settings(**{name: value for name, value in values.items() if value is not None})
+
+
+_flags: dict[str, Any] = {}
+
+
+def set_flags(**values: Any) -> None:
+    """Settings given on the command line (``rag index --device cuda``), for the rest of the
+    process: they win over the ``RAG_*`` variables. None leaves a setting to the environment.
+
+    Raises:
+        ValueError: a name is not a setting.
+    """
+    unknown = set(values) - set(Settings.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"Not settings: {sorted(unknown)}")
+    _flags.update({name: value for name, value in values.items() if value is not None})
 
 
 def _data_dir() -> Path:

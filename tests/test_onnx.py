@@ -89,3 +89,88 @@ def test_the_export_cache_key_follows_the_model_files(tmp_path):
     time.sleep(0.01)
     (folder / "model.safetensors").write_bytes(b"other weights")
     assert _identity(folder) != first  # new weights: a new export
+
+
+def test_int8_is_the_same_model_with_quantised_weights_and_its_own_id(embedder, seeds_dir, monkeypatch):
+    """Issue 13: RAG_EMBEDDER_PRECISION=int8 gives the ONNX model with 8-bit weights, made once
+    beside the fp32 export; its vectors stay close (cosine >= 0.97 on every seed sentence;
+    0.988 minimum / 0.993 mean measured on 400 seed paragraphs)."""
+    from rag.indexing.embedders import INT8, get_embedder
+
+    monkeypatch.setenv("RAG_EMBEDDER_PRECISION", "int8")
+    small = get_embedder()
+    assert small.id == embedder.id + INT8 and small.precision == "int8" and embedder.precision == "fp32"
+    texts = _seed_sentences(seeds_dir)[:300]
+    cosines = (small.encode(texts) * embedder.encode(texts)).sum(axis=1)
+    assert float(cosines.min()) >= 0.97 and float(cosines.mean()) >= 0.985
+    assert small.dimension == 384 and small.max_tokens == embedder.max_tokens
+
+
+def test_an_index_knows_its_precision_and_the_other_one_is_a_mismatch(embedder, seeds_dir, tmp_path):
+    """An int8 index records "…@int8"; opened with the fp32 model it is the embedder mismatch
+    it is, and rebuilding it at fp32 embeds everything again (no int8 vector is reused)."""
+    from rag.engine import Engine
+    from rag.errors import EmbedderMismatchError
+    from rag.indexing.build import build_index
+    from rag.indexing.embedders import INT8, get_embedder
+    from rag.indexing.index import load_index
+    from rag.ingest.loading import load_paths
+
+    documents = load_paths([seeds_dir / "001_e7367d59c646826d.txt"])
+    small = get_embedder(embedder.id + INT8)
+    build_index(documents, tmp_path / "index", embedder=small)
+    index = load_index(tmp_path / "index")
+    assert index.manifest.embedder == "all-MiniLM-L6-v2@int8"
+    with pytest.raises(EmbedderMismatchError, match="rebuild it"):
+        Engine.open(index, embedder)
+    answer = Engine.open(index).ask("Who is the European Commission spokesperson?")
+    assert "Regnier" in answer.text  # opened with the model it was built with
+    again = build_index(documents, tmp_path / "index", embedder=embedder)
+    assert again.changed == ["001_e7367d59c646826d.txt"] and again.unchanged == 0  # embedded again
+    assert load_index(tmp_path / "index").manifest.embedder == embedder.id
+
+
+# --- where embeddings are computed: RAG_DEVICE / --device (issue 13) --------------------
+
+
+def test_auto_and_cpu_resolve_to_the_cpu_and_cuda_without_a_gpu_is_one_clear_line(monkeypatch, capsys):
+    from rag.cli import main
+    from rag.errors import ConfigError
+    from rag.indexing import devices
+
+    monkeypatch.setattr(devices, "cuda_backend", lambda: None)  # as on a machine with no GPU
+    assert devices.resolve("cpu") == "cpu" and devices.resolve("auto") == "cpu"
+    with pytest.raises(ConfigError, match="no CUDA GPU can be used.*onnxruntime-gpu.*--device cpu"):
+        devices.resolve("cuda")
+    with pytest.raises(ConfigError, match="cpu, cuda or auto"):
+        devices.resolve("tpu")
+    from rag import config
+
+    monkeypatch.setattr(config, "_flags", {})  # what --device sets is undone afterwards
+    assert main(["index", "--device", "cuda", str(ROOT / "seeds")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: RAG_DEVICE=cuda, but no CUDA GPU") and "\n" not in error
+
+
+def test_a_gpu_is_reached_through_onnx_runtime_or_torch(monkeypatch):
+    """The wiring only (no GPU here): which backend builds the embedder for "cuda"."""
+    from rag.indexing import devices, embedders
+    from rag.indexing.embedders import INT8
+
+    monkeypatch.setattr(devices, "cuda_backend", lambda: "torch")
+    monkeypatch.setattr(embedders, "SentenceTransformerEmbedder", lambda name, device="cpu": (name, device))
+    assert embedders._load("all-MiniLM-L6-v2", "cuda") == ("all-MiniLM-L6-v2", "cuda")
+    with pytest.raises(RagError, match="int8 weights, which run on the CPU"):
+        embedders._load("all-MiniLM-L6-v2" + INT8, "cuda")
+    monkeypatch.setattr(devices, "cuda_backend", lambda: "onnx")
+    monkeypatch.setattr(embedders, "_onnx", lambda name, device="cpu": ("onnx", name, device))
+    assert embedders._load("all-MiniLM-L6-v2", "cuda") == ("onnx", "all-MiniLM-L6-v2", "cuda")
+
+
+@pytest.mark.skipif(Path("/proc/driver/nvidia/version").exists(), reason="this machine has an NVIDIA driver")
+def test_finding_no_gpu_imports_no_torch():
+    code = (
+        "import sys; from rag.indexing import devices; print(devices.cuda_backend(), 'torch' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["None", "False"], run.stderr[-2000:]

