@@ -111,9 +111,13 @@ eval: install install-llm
 	HF_HUB_OFFLINE=1 $(BIN)/rag eval $(EVAL_ARGS)
 
 # Refit rag/answer/answerability.json from the dev halves of ../shared/benchmarks and the
-# seeds (fixed seeds: the same file again); never reads eval/qa_blind.jsonl.
+# seeds (fixed seeds: the same file again); never reads eval/qa_blind.jsonl. The second fit
+# is for indexes with pooled sentence vectors (RAG_SENTENCE_VECTORS=pooled), on their own indexes.
 train: install
 	HF_HUB_OFFLINE=1 $(BIN)/python eval/train_answerability.py
+	RAG_SENTENCE_VECTORS=pooled HF_HUB_OFFLINE=1 $(BIN)/python eval/train_answerability.py \
+		--out rag/answer/answerability-pooled.json --index-root index/datasets-pooled \
+		--cache index/train/answerability-pooled.npz
 
 # The blind seed questions (eval/qa_blind.jsonl): measured, never tuned on.
 eval-blind: install

@@ -33,6 +33,7 @@ VARIABLES: dict[str, str] = {
     "RAG_INDEX": "the default index folder",
     "RAG_EMBEDDER": "the embedding model: a sentence-transformers name or local folder",
     "RAG_EMBEDDER_RUNTIME": "onnx (default: ONNX Runtime, no torch when answering) or torch",
+    "RAG_SENTENCE_VECTORS": "separate (each sentence encoded alone) or pooled (one pass per chunk)",
     "RAG_DEVICE": "cpu, cuda or auto (default: a CUDA GPU when one can be used) for embedding",
     "RAG_EMBEDDER_PRECISION": "fp32 or int8 (8-bit weights, ONNX Runtime) for indexes built from now on",
     "RAG_CACHE_DIR": "where the ONNX export of the embedding model is kept (default: the user cache)",
@@ -60,6 +61,7 @@ class Settings:
     embedder_runtime: Literal["onnx", "torch"] = "onnx"
     embedder_precision: Literal["fp32", "int8"] = "fp32"
     device: Literal["cpu", "cuda", "auto"] = "auto"
+    sentence_vectors: Literal["separate", "pooled"] = "separate"
     cache_dir: Path | None = None
     username: str = ""
     password: str = ""

@@ -174,3 +174,54 @@ def test_finding_no_gpu_imports_no_torch():
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.stdout.split() == ["None", "False"], run.stderr[-2000:]
+
+
+# --- one forward pass per chunk: sentence vectors pooled from it (issue 13) --------------
+
+
+def test_span_vectors_come_from_the_same_pass_as_the_text_vector(embedder):
+    text = "Mistral AI is based in Paris. It released Mistral Medium 3.5 with 128 billion parameters."
+    first, second = (0, 29), (30, len(text))
+    vectors, pooled = embedder.encode_spans([text, "A second text."], [[first, second], [(0, 14)]])
+    assert np.allclose(vectors, embedder.encode([text, "A second text."]), atol=1e-6)  # the same vectors
+    alone = embedder.encode([text[slice(*first)], text[slice(*second)]])
+    cosines = (pooled[0] * alone).sum(axis=1)
+    assert pooled[0].shape == (2, 384) and float(cosines.min()) > 0.7  # the sentence, read in context
+    assert np.allclose(np.linalg.norm(pooled[1], axis=1), 1.0, atol=1e-5)
+    long = "word " * 400  # truncated at 256 word pieces: a span past the cut has no token read
+    _, cut = embedder.encode_spans([long], [[(0, 10), (1900, 1999)]])
+    assert cut[0][0].any() and not cut[0][1].any()
+
+
+def test_a_pooled_index_embeds_each_chunk_once_and_records_how(embedder, seeds_dir, tmp_path):
+    from rag.engine import Engine
+    from rag.indexing.build import build_index
+    from rag.indexing.index import load_index
+    from rag.ingest.chunking import ChunkerSettings
+    from rag.ingest.loading import load_paths
+
+    assert "sentence_vectors" not in ChunkerSettings().to_json()  # older indexes stay valid
+    documents = load_paths([seeds_dir / "003_dd93d9c36f4005fd.txt"])
+    seen: list[str] = []
+    pooled = ChunkerSettings(sentence_vectors="pooled")
+    build_index(
+        documents,
+        tmp_path / "index",
+        embedder=embedder,
+        settings=pooled,
+        progress=lambda f, m: seen.append(m),
+    )
+    index = load_index(tmp_path / "index")
+    assert index.manifest.chunker["sentence_vectors"] == "pooled"
+    embedded = [m for m in seen if m.startswith("Embedding")][-1]
+    assert embedded == f"Embedding passages and sentences: {len(index.chunks)}/{len(index.chunks)}"
+    assert np.all(np.abs(np.linalg.norm(index.sentence_vectors, axis=1) - 1) < 1e-4)  # every row filled
+    answer = Engine.open(index, embedder).ask("How many parameters does Mistral Medium 3.5 have?")
+    assert "128-billion-parameter" in answer.text
+    again = build_index(
+        documents,
+        tmp_path / "index",
+        embedder=embedder,
+        settings=ChunkerSettings(sentence_vectors="separate"),
+    )
+    assert again.changed == ["003_dd93d9c36f4005fd.txt"]  # the other way of making them: re-embedded

@@ -35,6 +35,15 @@ if TYPE_CHECKING:
     from rag.search.hits import Hit, Retrieval
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
+# The same model fitted on indexes whose sentence vectors are pooled from their chunk's pass
+# (RAG_SENTENCE_VECTORS=pooled): the cosines it weighs are on another scale there.
+POOLED_MODEL_FILE = Path(__file__).with_name("answerability-pooled.json")
+
+
+def model_file(sentence_vectors: str) -> Path:
+    """The fitted model for an index whose sentence vectors were made ``sentence_vectors``."""
+    return POOLED_MODEL_FILE if sentence_vectors == "pooled" else MODEL_FILE
+
 
 FEATURES = (
     "passage_cosine",  # cosine of question and top passage

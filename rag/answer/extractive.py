@@ -36,6 +36,7 @@ from rag.answer.answerability import (
     answerability_features,
     fully_supported,
     load_model,
+    model_file,
     question_constraints,
 )
 from rag.answer.injection import looks_like_instruction
@@ -205,7 +206,7 @@ class ExtractiveAnswerer:
         """
         assessment = self.assess(retrieval, k)
         ranked, matrix = assessment.ranked, assessment.matrix
-        model = load_model()
+        model = load_model(model_file(self.index.manifest.chunker.get("sentence_vectors", "separate")))
         confidence = model.probability(assessment.evidence_row)
         threshold = model.threshold
         max_sentences = self.settings.max_sentences

@@ -305,17 +305,22 @@ def _assemble_and_write(
         raise CorpusError("The documents hold no indexable text (only boilerplate or blank lines).")
 
     # Embedding is nearly all of a build's time, so it drives the progress bar (to 90 %).
-    to_embed = sum(p is None for p in chunk_vector_parts) + sum(r is None for r in sentence_vector_rows)
+    pooled = settings.sentence_vectors == "pooled" and hasattr(embedder, "encode_spans")
+    to_embed = [sum(p is None for p in chunk_vector_parts)]
+    if not pooled:
+        to_embed[0] += sum(r is None for r in sentence_vector_rows)
     embedded = [0]
 
     def advance(count: int) -> None:
         embedded[0] += count
-        message = f"Embedding passages and sentences: {embedded[0]}/{to_embed}"
-        notify(0.9 * embedded[0] / max(to_embed, 1), message)
+        message = f"Embedding passages and sentences: {embedded[0]}/{to_embed[0]}"
+        notify(0.9 * embedded[0] / max(to_embed[0], 1), message)
 
-    chunk_vectors = _fill(
-        chunk_vector_parts, [embedding_text(c.title, c.sentences) for c in chunks], embedder, advance
-    )
+    texts = [embedding_text(c.title, c.sentences) for c in chunks]
+    if pooled:  # one pass per chunk gives its sentences' vectors too
+        _pool_sentences(chunk_vector_parts, sentence_vector_rows, texts, chunks, rows, embedder, advance)
+        to_embed[0] += sum(r is None for r in sentence_vector_rows)  # the few no pass could read
+    chunk_vectors = _fill(chunk_vector_parts, texts, embedder, advance)
     sentence_vectors = _fill(sentence_vector_rows, sentence_texts, embedder, advance)
     notify(0.9, "Writing the index")
     tokens = [tokenize(embedding_text(c.title, c.sentences)) for c in chunks]
@@ -365,6 +370,45 @@ def _renumber(chunk: Chunk, new_id: int) -> Chunk:
     from dataclasses import replace
 
     return chunk if chunk.id == new_id else replace(chunk, id=new_id)
+
+
+def _pool_sentences(
+    chunk_parts: list,
+    sentence_parts: list,
+    texts: list[str],
+    chunks: list[Chunk],
+    rows: list[list[int]],
+    embedder: Embedder,
+    advance: Callable[[int], None],
+) -> None:
+    """Embed the chunks still without a vector, and take each of their sentences' vectors from
+    the same pass (``encode_spans``: the mean of the sentence's tokens in its chunk).
+
+    Measured on 1,500 SQuAD dev-half questions: the sentence closest to the question within
+    the gold paragraph holds the answer 0.802 of the time with pooled vectors, 0.803 with
+    sentences encoded alone. A sentence in two chunks (the overlap) keeps its first chunk's.
+    """
+    missing = [i for i, part in enumerate(chunk_parts) if part is None]
+    order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)  # as _fill: same batches
+    for begin in range(0, len(order), _PROGRESS_STEP):
+        batch = order[begin : begin + _PROGRESS_STEP]
+        spans = [_sentence_spans(chunks[i]) for i in batch]
+        vectors, pooled = embedder.encode_spans([texts[i] for i in batch], spans)  # type: ignore[attr-defined]
+        for j, i in enumerate(batch):
+            chunk_parts[i] = vectors[j]
+            for k, row in enumerate(rows[i]):
+                if sentence_parts[row] is None and pooled[j][k].any():
+                    sentence_parts[row] = pooled[j][k]
+        advance(len(batch))
+
+
+def _sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """Where each sentence of ``chunk`` lies in its embedding text (rag.ingest.chunking.embedding_text)."""
+    spans, offset = [], len(chunk.title) + 1 if chunk.title else 0
+    for sentence in chunk.sentences:
+        spans.append((offset, offset + len(sentence.text)))
+        offset += len(sentence.text) + 1
+    return spans
 
 
 def _fill(

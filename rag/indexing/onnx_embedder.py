@@ -235,6 +235,25 @@ def _quantize(folder: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _pool_spans(
+    hidden: Any, offsets: list[tuple[int, int]], mask: Any, spans: list[tuple[int, int]], out: Any
+) -> None:
+    """Fill ``out[k]`` with the normalised mean of the tokens lying inside ``spans[k]``.
+
+    Special tokens have the offsets (0, 0) and are skipped; a word piece belongs to the span
+    that holds its first character (spans of one chunk never overlap).
+    """
+    import numpy as np
+
+    starts = np.array([start for start, end in offsets])
+    real = (np.array([end > start for start, end in offsets])) & (np.asarray(mask) > 0)
+    for k, (start, end) in enumerate(spans):
+        inside = real & (starts >= start) & (starts < end)
+        if inside.any():
+            vector = hidden[inside].mean(axis=0)
+            out[k] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -282,9 +301,28 @@ class OnnxEmbedder:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """L2-normalised float32 vectors, shape [len(texts), dimension], one row per text."""
+        return self._run(texts, None, batch_size)[0]
+
+    def encode_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 64
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One forward pass per text: its vector (the same as :meth:`encode` gives) and, for each
+        character span ``(start, end)`` of it, the L2-normalised mean of the embeddings of the
+        tokens inside the span, read in the context of the whole text. Shapes: [len(texts),
+        dimension] and one [len(spans[i]), dimension] array per text; a span with no token
+        read (cut off by truncation, or blank) gets a zero row, for the caller to encode alone.
+        """
+        vectors, pooled = self._run(texts, spans, batch_size)
+        assert pooled is not None
+        return vectors, pooled
+
+    def _run(
+        self, texts: list[str], spans: list[list[tuple[int, int]]] | None, batch_size: int
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
         import numpy as np
 
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled = [np.zeros((len(s), self.dimension), dtype=np.float32) for s in spans] if spans else None
         # Batches of similar length pad little: most of the cost (as sentence-transformers does).
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         for begin in range(0, len(order), batch_size):
@@ -297,13 +335,16 @@ class OnnxEmbedder:
                 None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
             )
             if self._pooling == "cls":
-                pooled = hidden[:, 0]
+                pooled_rows = hidden[:, 0]
             else:
                 weights = mask[..., None].astype(np.float32)
-                pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[rows] = pooled / np.maximum(norms, 1e-12)
-        return out
+                pooled_rows = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled_rows, axis=1, keepdims=True)
+            out[rows] = pooled_rows / np.maximum(norms, 1e-12)
+            if spans is not None and pooled is not None:
+                for j, row in enumerate(rows):
+                    _pool_spans(hidden[j], encodings[j].offsets, mask[j], spans[row], pooled[row])
+        return out, pooled
 
     def count_tokens(self, text: str) -> int:
         """Word pieces including the [CLS]/[SEP] the model adds."""

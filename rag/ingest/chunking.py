@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from rag.ingest.text import normalise
 from rag.ingest.tokens import DEFAULT_ENCODING, count_tokens
@@ -32,8 +32,14 @@ class ChunkerSettings:
     max_tokens: int = 128
     overlap_tokens: int = 32
     encoding: str = DEFAULT_ENCODING
+    # How sentence vectors are made: "separate" (each sentence encoded alone) or "pooled"
+    # (mean of the sentence's token embeddings from its chunk's own pass: one forward pass
+    # per chunk; rag.indexing.build). Part of the index, like the cut: a change rebuilds.
+    sentence_vectors: str = field(default_factory=lambda: _configured_sentence_vectors())
 
     def __post_init__(self) -> None:
+        if self.sentence_vectors not in ("separate", "pooled"):
+            raise ValueError(f"sentence_vectors must be separate or pooled, got {self.sentence_vectors!r}")
         if self.max_tokens < 16:
             raise ValueError(f"max_tokens must be at least 16, got {self.max_tokens}")
         if not 0 <= self.overlap_tokens < self.max_tokens:
@@ -41,7 +47,16 @@ class ChunkerSettings:
 
     def to_json(self) -> dict[str, object]:
         """The settings as the manifest records them (a change means a full rebuild)."""
-        return {**asdict(self), "parser_version": PARSER_VERSION}
+        recorded = asdict(self)
+        if self.sentence_vectors == "separate":  # indexes from before the option stay valid
+            del recorded["sentence_vectors"]
+        return {**recorded, "parser_version": PARSER_VERSION}
+
+
+def _configured_sentence_vectors() -> str:
+    from rag.config import settings
+
+    return settings().sentence_vectors
 
 
 def embedding_text(title: str, sentences: Iterable[Sentence]) -> str:
