@@ -1,14 +1,18 @@
 """Chat history kept in the browser, so a reload (or a restarted server) shows the same chat.
 
 The turns of a conversation are stored in the browser's localStorage through Gradio's
-``gr.BrowserState``, which encrypts them with a server-side secret: nothing is kept on the
-server, and a stored history cannot be read or forged without the secret. The chat is
-rebuilt from the stored answers with the same renderer as live answers (every text escaped
-again), never from stored HTML, and its citation markers keep working because the
-:class:`~ui.state.Conversation` comes back with them.
+``gr.BrowserState``; nothing is kept on the server. Gradio encrypts the value in the page
+with a key the server hands to it, so the key only has to stay the same for a restarted
+server to read old histories (:func:`history_secret`): it is no protection against someone
+using the same browser profile, who can read the page's key. What protects the chat is that
+it is rebuilt from the stored records, checked field by field, with the same renderer as
+live answers (every text escaped again), never from stored HTML: an edited record can show
+wrong text to the one who edited it, never run markup. Its citation markers keep working
+because the :class:`~ui.state.Conversation` comes back with them.
 
-A history belongs to the user who wrote it: with a login, another user of the same browser
-starts with an empty chat. "New chat" empties it.
+With a login, a history records its user, and another user of the same browser starts with
+an empty chat (a convenience between people sharing a machine, not a barrier). "New chat"
+empties it.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ SECRET_FILE = "browser-history.key"
 
 
 def history_secret() -> str:
-    """The key that encrypts stored histories: made once per installation and kept, so that
-    histories outlive a server restart. In $RAG_CACHE_DIR, else the user's data folder."""
+    """The key Gradio encrypts stored histories with: made once per installation and kept, so
+    that histories outlive a server restart. In $RAG_CACHE_DIR, else the user's data folder."""
     from platformdirs import user_data_path
 
     from rag.config import settings
