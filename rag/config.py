@@ -33,9 +33,9 @@ VARIABLES: dict[str, str] = {
     "RAG_INDEX": "the default index folder",
     "RAG_EMBEDDER": "the embedding model: a sentence-transformers name or local folder",
     "RAG_EMBEDDER_RUNTIME": "onnx (default: ONNX Runtime, no torch when answering) or torch",
-    "RAG_SENTENCE_VECTORS": "separate (each sentence encoded alone) or pooled (one pass per chunk)",
+    "RAG_SENTENCE_VECTORS": "separate or pooled (one pass per chunk); unset: an index keeps its own",
     "RAG_DEVICE": "cpu, cuda or auto (default: a CUDA GPU when one can be used) for embedding",
-    "RAG_EMBEDDER_PRECISION": "fp32 or int8 (8-bit weights, ONNX Runtime) for indexes built from now on",
+    "RAG_EMBEDDER_PRECISION": "fp32 or int8 (8-bit weights, ONNX Runtime); unset: an index keeps its own",
     "RAG_CACHE_DIR": "where the ONNX export of the embedding model is kept (default: the user cache)",
     "RAG_USERNAME": "the UI's login name (with RAG_PASSWORD)",
     "RAG_PASSWORD": "the UI's login password (with RAG_USERNAME)",
@@ -59,9 +59,9 @@ class Settings:
     index: Path | None = None
     embedder: str | None = None
     embedder_runtime: Literal["onnx", "torch"] = "onnx"
-    embedder_precision: Literal["fp32", "int8"] = "fp32"
+    embedder_precision: Literal["fp32", "int8"] | None = None  # None: fp32, or an index's own
     device: Literal["cpu", "cuda", "auto"] = "auto"
-    sentence_vectors: Literal["separate", "pooled"] = "separate"
+    sentence_vectors: Literal["separate", "pooled"] | None = None  # None: separate, or an index's own
     cache_dir: Path | None = None
     username: str = ""
     password: str = ""
@@ -150,7 +150,11 @@ def set_flags(**values: Any) -> None:
     unknown = set(values) - set(Settings.__dataclass_fields__)
     if unknown:
         raise ValueError(f"Not settings: {sorted(unknown)}")
-    _flags.update({name: value for name, value in values.items() if value is not None})
+    for name, value in values.items():
+        if value is not None:
+            _flags[name] = value
+            # Also for the processes this one starts (the UI's build worker is spawned).
+            os.environ[f"RAG_{name.upper()}"] = str(value)
 
 
 def _data_dir() -> Path:

@@ -197,6 +197,9 @@ class Answer:
     def from_dict(cls, data: Mapping[str, Any]) -> Answer:
         """The answer :meth:`to_dict` gave ``data`` for (e.g. read back from a browser's storage).
 
+        Every field is checked for its kind, and every sentence's citation number for a
+        citation it can point at: such data may have been edited.
+
         Raises:
             ValueError: ``data`` is not such an answer (a field missing, unknown or of the wrong kind).
         """
@@ -207,6 +210,29 @@ class Answer:
             answer = cls(**fields, citations=citations, sentences=sentences)
         except (TypeError, ValueError) as error:
             raise ValueError(f"Not an answer record: {error}") from None
-        if not isinstance(answer.text, str) or not all(isinstance(c.text, str) for c in citations):
-            raise ValueError("Not an answer record: its text is not a string.")
+        _check_kinds(answer, {"question": str, "text": str, "generator": str, "note": str, "abstained": bool})
+        _check_kinds(answer, {"confidence": (int, float)})
+        for citation in citations:
+            _check_kinds(citation, {"source": str, "title": str, "text": str})
+            _check_kinds(citation, {"start": int, "end": int, "sentence_start": int, "sentence_end": int})
+            _check_kinds(citation, {"score": (int, float), "page": (int, type(None))})
+        for sentence in sentences:
+            _check_kinds(sentence, {"text": str, "citation": (int, type(None)), "support": (int, float)})
+            if sentence.citation is not None and not 1 <= sentence.citation <= len(citations):
+                raise ValueError(
+                    f"Not an answer record: sentence cites [{sentence.citation}], which is not there."
+                )
         return answer
+
+
+def _check_kinds(record: object, kinds: Mapping[str, Any]) -> None:
+    for name, kind in kinds.items():
+        value = getattr(record, name)
+        if not isinstance(value, kind) or (
+            kind is not bool and isinstance(value, bool) and bool not in _as_tuple(kind)
+        ):
+            raise ValueError(f"Not an answer record: {name} is {type(value).__name__}.")
+
+
+def _as_tuple(kind: Any) -> tuple[Any, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)

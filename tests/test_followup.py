@@ -130,3 +130,11 @@ def _confusion(labelled: Path) -> tuple[int, int, int]:
         fp += rewritten and not row["needs_rewrite"]
         fn += not rewritten and row["needs_rewrite"]
     return tp, fp, fn
+
+
+def test_a_reported_that_clause_is_not_a_demonstrative():
+    """Review finding: "said that …" took the previous turn's names along."""
+    previous = [Turn("What deal did SoftBank strike with OpenAI?", "", "")]
+    for question in ("Has the CEO said that prices rose?", "Did analysts say that prices rose?"):
+        assert "(about:" not in resolve(question, previous).resolved
+    assert "(about: SoftBank, OpenAI)" in resolve("Has Amazon commented on that deal?", previous).resolved

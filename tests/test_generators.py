@@ -351,3 +351,36 @@ def test_backend_health_of_a_real_server_and_the_bundled_model(monkeypatch, llam
     health = check_backend("openai", max_age=0)
     models = OpenAIGenerator(GeneratorSettings(base_url=llama_server)).list_models()
     assert health.available and health.detail == f"ready: {models[0]} at {llama_server}"
+
+
+def test_a_server_that_hangs_up_or_answers_garbage_is_unavailable_not_a_crash(monkeypatch):
+    """Review finding: http.client errors escaped the health check and broke every page load."""
+    from rag.answer.generators.health import check_backend
+
+    for reply in (b"", b"garbage\r\n\r\n"):  # hangs up at once; not HTTP at all
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        stop = threading.Event()
+
+        def serve(listener=listener, reply=reply, stop=stop) -> None:
+            listener.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    connection = listener.accept()[0]
+                except OSError:
+                    continue
+                connection.recv(4096)
+                connection.sendall(reply)
+                connection.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            monkeypatch.setenv("RAG_OPENAI_BASE_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/v1")
+            health = check_backend("openai", max_age=0)
+            assert not health.available and "broke off" in health.detail, health.detail
+        finally:
+            stop.set()
+            thread.join()
+            listener.close()

@@ -146,7 +146,8 @@ def test_auto_and_cpu_resolve_to_the_cpu_and_cuda_without_a_gpu_is_one_clear_lin
         devices.resolve("tpu")
     from rag import config
 
-    monkeypatch.setattr(config, "_flags", {})  # what --device sets is undone afterwards
+    monkeypatch.setattr(config, "_flags", {})  # what --device sets is undone afterwards,
+    monkeypatch.setenv("RAG_DEVICE", "auto")  # here and in the environment it exports
     assert main(["index", "--device", "cuda", str(ROOT / "seeds")]) == 1
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: RAG_DEVICE=cuda, but no CUDA GPU") and "\n" not in error
@@ -225,3 +226,75 @@ def test_a_pooled_index_embeds_each_chunk_once_and_records_how(embedder, seeds_d
         settings=ChunkerSettings(sentence_vectors="separate"),
     )
     assert again.changed == ["003_dd93d9c36f4005fd.txt"]  # the other way of making them: re-embedded
+
+
+def test_an_update_keeps_the_index_own_precision_and_sentence_vectors(
+    embedder, seeds_dir, tmp_path, monkeypatch
+):
+    """Review finding: with the variables unset, updating an int8 / pooled index re-embedded it
+    at the defaults. Now an update follows the index; only a variable set says otherwise."""
+    from rag.indexing.build import build_index
+    from rag.indexing.embedders import INT8, get_embedder
+    from rag.indexing.index import load_index
+    from rag.ingest.chunking import ChunkerSettings
+    from rag.ingest.loading import load_paths
+
+    monkeypatch.delenv("RAG_EMBEDDER_PRECISION", raising=False)
+    monkeypatch.delenv("RAG_SENTENCE_VECTORS", raising=False)
+    documents = load_paths([seeds_dir / "001_e7367d59c646826d.txt"])
+    small = get_embedder(embedder.id + INT8)
+    build_index(
+        documents, tmp_path / "index", embedder=small, settings=ChunkerSettings(sentence_vectors="pooled")
+    )
+    again = build_index(documents, tmp_path / "index")  # what `rag index` / a server start does
+    assert again.up_to_date and again.unchanged == 1
+    manifest = load_index(tmp_path / "index").manifest
+    assert manifest.embedder.endswith(INT8) and manifest.chunker["sentence_vectors"] == "pooled"
+    monkeypatch.setenv("RAG_EMBEDDER_PRECISION", "fp32")  # said explicitly: re-embedded
+    assert build_index(documents, tmp_path / "index").changed == ["001_e7367d59c646826d.txt"]
+
+
+def test_pooled_is_recorded_only_when_done(seeds_dir, tmp_path):
+    """Review finding: an embedder without one-pass spans encodes sentences alone, and the
+    index must say so (it is answered with the model fitted for its vectors)."""
+    from rag.indexing.build import build_index
+    from rag.indexing.embedders import HashEmbedder
+    from rag.indexing.index import load_index
+    from rag.ingest.chunking import ChunkerSettings
+    from rag.ingest.loading import load_paths
+
+    documents = load_paths([seeds_dir / "001_e7367d59c646826d.txt"])
+    build_index(
+        documents,
+        tmp_path / "i",
+        embedder=HashEmbedder(),
+        settings=ChunkerSettings(sentence_vectors="pooled"),
+    )
+    assert "sentence_vectors" not in load_index(tmp_path / "i").manifest.chunker
+
+
+def test_no_driver_means_no_gpu_and_int8_stays_on_the_cpu_under_auto(monkeypatch):
+    """Review findings: onnxruntime-gpu lists its CUDA provider on machines with no GPU; and
+    auto must not send an int8 model to a GPU it cannot run on."""
+    import onnxruntime
+
+    from rag.indexing import devices, embedders
+
+    monkeypatch.setattr(devices, "_DRIVER", Path("/nonexistent/nvidia/version"))
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    devices.cuda_backend.cache_clear()
+    try:
+        assert devices.cuda_backend() is None and devices.resolve("auto") == "cpu"
+    finally:
+        devices.cuda_backend.cache_clear()
+    monkeypatch.setattr(devices, "cuda_backend", lambda: "onnx")  # as on a GPU machine
+    loaded = []
+    monkeypatch.setattr(
+        embedders, "_load", lambda name, device="cpu": loaded.append((name, device)) or object()
+    )
+    monkeypatch.setattr(embedders, "_cache", {})
+    embedders.get_embedder("all-MiniLM-L6-v2" + embedders.INT8)
+    embedders.get_embedder("all-MiniLM-L6-v2")
+    assert loaded == [("all-MiniLM-L6-v2@int8", "cpu"), ("all-MiniLM-L6-v2", "cuda")]

@@ -230,3 +230,26 @@ def test_a_chat_kept_in_the_browser_comes_back_whole_and_only_for_its_user(engin
     secret = history_secret()
     assert len(secret) >= 32 and history_secret() == secret  # kept: histories outlive a restart
     assert stat.S_IMODE((tmp_path / "browser-history.key").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"generator": 5},
+        {"note": ["x"]},
+        {"confidence": True},
+        {"sentences": [{"text": "t", "citation": 7, "support": 1.0}]},
+    ],
+)
+def test_an_edited_stored_answer_starts_a_new_chat_instead_of_failing(engine, damage):
+    """Review finding: wrongly typed fields or a citation number with no citation crashed the
+    page-load event on every reload."""
+    import json
+
+    from ui.history import restored, stored
+
+    first, _ = turn(engine, "Who is the European Commission spokesperson?")
+    kept = json.loads(json.dumps(stored(first.conversation, None)))
+    kept["turns"][0]["answer"].update(damage)
+    assert restored(kept, None) == ([], Conversation())
+    assert restored({**kept, "turns": ["a string"]}, None) == ([], Conversation())

@@ -221,3 +221,38 @@ def test_nothing_is_streamed_when_the_documents_do_not_answer(engine):
     grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, ScriptedGenerator(written))
     items = list(grounded.stream(engine.retriever.search("What is the boiling point of mercury?"), 5))
     assert len(items) == 1 and items[0].abstained  # the model wrote, but no text was shown
+
+
+def test_a_stream_that_breaks_after_a_checked_sentence_keeps_that_sentence(engine):
+    """Review finding: a backend failing mid-answer replaced the shown, verified sentences."""
+    from rag.errors import GeneratorError
+    from tests.fakes import ScriptedGenerator
+
+    class Breaking(ScriptedGenerator):
+        def stream(self, prompt):  # noqa: ANN001, ANN202
+            yield from super().stream(prompt)
+            raise GeneratorError("the server went away")
+
+    written = f"{EVIDENCE} released under licence with open weights. It is the first Mistral model"
+    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, Breaking(written))
+    items = list(grounded.stream(engine.retriever.search(MISTRAL), 5))
+    pieces, answer = items[:-1], items[-1]
+    assert pieces and answer.text.startswith(pieces[0].strip()) and answer.generator == "scripted"
+    assert "stopped early (the server went away)" in answer.note and "first Mistral model" not in answer.text
+
+
+def test_generation_figures_time_the_models_tokens_not_the_checked_stream(engine):
+    """Review finding: with only checked sentences streamed, the evaluation's time to first
+    token and decoding speed must come from the model's own stream (also when nothing shows)."""
+    from rag.evaluation.datasets import Example
+    from rag.evaluation.generation import run_generated
+    from tests.fakes import ScriptedGenerator
+
+    examples = [
+        Example(MISTRAL, ("128",), frozenset({"003_dd93d9c36f4005fd.txt"})),
+        Example("What is the boiling point of mercury?", (), frozenset()),
+    ]
+    pairs = run_generated(engine, examples, ScriptedGenerator(f"{EVIDENCE}. It is 357 C."))
+    for _, generation in pairs:
+        assert generation.first_piece is not None and generation.tokens > 5
+    assert pairs[1][0].answer.abstained  # nothing was shown, and the model was still timed

@@ -6,6 +6,7 @@ are loaded once and shared; every browser session has its own conversation.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -198,14 +199,18 @@ def build_app(
             for name in modes
         ]
         state = health.get(chosen) or check_backend(chosen)
+        detail = html.escape(state.detail.rstrip("."))  # a server's error text, shown as text
         if state.available:
-            line = f"{READY_DOT} {state.detail[:1].upper()}{state.detail[1:]}"
+            line = f"{READY_DOT} {detail[:1].upper()}{detail[1:]}."
         else:
-            detail = state.detail.rstrip(".")
-            line = (
-                f"{DOWN_DOT} Unavailable: {detail}. "
-                "Until it is back, answers in this mode are the exact quotes."
+            # A server that cannot be reached is answered for by the exact quotes (with a
+            # note); a local model that cannot load stops the answer with its error.
+            meanwhile = (
+                "until it is back, answers in this mode are the exact quotes"
+                if chosen == "openai"
+                else "choose another mode until it is fixed"
             )
+            line = f"{DOWN_DOT} Unavailable: {detail}; {meanwhile}."
         return gr.update(choices=choices), line
 
     def on_cite(conversation: Conversation, evt: gr.EventData) -> str:
@@ -254,12 +259,13 @@ def build_app(
             status = f"⚠️ {error}"
         return (status, *documents_view(library))
 
-    def on_row(rows: Any, evt: gr.SelectData) -> tuple[Any, Any]:
+    def on_row(evt: gr.SelectData) -> tuple[Any, Any]:
         """A click on a document's row chooses it for deleting (the button then names it)."""
-        try:
-            name = str(rows.iloc[evt.index[0], 0]) if hasattr(rows, "iloc") else str(rows[evt.index[0]][0])
-        except (IndexError, KeyError, TypeError):
+        # The clicked row's own values: after sorting, its index no longer points into ``rows``.
+        row = evt.row_value or []
+        if not row:
             return gr.skip(), gr.skip()
+        name = str(row[0])
         return gr.update(value=name), delete_label(name)
 
     def delete_label(name: str | None) -> Any:
@@ -435,18 +441,19 @@ def build_app(
         submitted = question.submit(
             on_submit, chat_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
         )
+        example = chatbot.example_select(example_text, None, question, api_visibility="private").then(
+            on_ask_ui, chat_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
+        )
         stop.click(
             on_stop,
             chatbot,
             [ask, stop, chatbot],
-            cancels=[asked, submitted],
+            cancels=[asked, submitted, example],
             api_visibility="private",
             queue=False,
             show_progress="hidden",
         )
-        chatbot.example_select(example_text, None, question, api_visibility="private").then(
-            on_ask_ui, chat_in, ui_out, api_visibility="private", show_progress="hidden"
-        )
+
         # New chat: an empty conversation, here and in the browser's storage.
         clear.click(
             lambda: ([], Conversation(), EMPTY_PANEL, "", CLEARED),
@@ -479,7 +486,7 @@ def build_app(
             concurrency_limit=1,
             concurrency_id="index",
         )
-        table.select(on_row, table, [doomed, delete], api_visibility="private", show_progress="hidden")
+        table.select(on_row, None, [doomed, delete], api_visibility="private", show_progress="hidden")
         doomed.change(delete_label, doomed, delete, api_visibility="private", show_progress="hidden")
         delete.click(
             on_delete,

@@ -103,7 +103,10 @@ _TIME_NOUNS = frozenset(
     "year years week weeks month months quarter quarters day days time times morning evening summer "
     "spring autumn fall winter decade century weekend point stage moment season".split()
 )
-_BEFORE_THAT = _AUX | frozenset("on of in for about from with to by at into over under after before".split())
+_BEFORE_THAT = frozenset(
+    "is are was were be been being do does did has have had will would can could should may might must "
+    "on of in for about from with to by at into over under after before".split()
+)  # not "said"/"means": "has the CEO said that prices rose?" stands alone
 _PLURAL = frozenset({"they", "them", "their"})
 _POSSESSIVE = frozenset({"its", "their", "his"})
 

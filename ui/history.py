@@ -47,18 +47,24 @@ def history_secret() -> str:
     folder = settings().cache_dir or user_data_path("rag")
     path = Path(folder) / SECRET_FILE
     try:
-        return path.read_text(encoding="ascii").strip()
+        secret = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        pass
+        secret = ""
+    if secret:
+        return secret
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(32)
-    try:  # O_EXCL: two servers starting at once agree on the first one's key
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+    staging = path.with_name(f".{SECRET_FILE}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(secret)
-    return secret
+        file.write(secrets.token_urlsafe(32))
+    try:  # a hard link appears whole or not at all: two servers starting at once agree
+        os.link(staging, path)
+    except FileExistsError:
+        if not path.read_text(encoding="ascii").strip():  # left empty by a crash: replace it
+            os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+    return path.read_text(encoding="ascii").strip()
 
 
 def stored(conversation: Conversation, user: str | None) -> dict[str, Any]:
@@ -88,22 +94,22 @@ def restored(data: Any, user: str | None) -> tuple[list[dict[str, str]], Convers
         return [], Conversation()
     conversation = Conversation()
     try:
-        for turn in data.get("turns") or []:
+        turns = data.get("turns") or []
+        if not isinstance(turns, list) or not all(isinstance(turn, dict) for turn in turns):
+            raise ValueError("turns is not a list of records")
+        for turn in turns:
             answer = Answer.from_dict(turn["answer"]) if turn.get("answer") is not None else None
+            question, resolved, library = turn["question"], turn["resolved"], turn["library"]
+            error = turn.get("error") or ""
+            if not all(isinstance(text, str) for text in (question, resolved, library, error)):
+                raise ValueError("a turn's texts are not strings")
             conversation.turns.append(
-                ChatTurn(
-                    str(turn["question"]),
-                    str(turn["resolved"]),
-                    answer,
-                    str(turn["library"]),
-                    str(turn.get("error") or ""),
-                    bool(turn.get("rewritten")),
-                )
+                ChatTurn(question, resolved, answer, library, error, rewritten=bool(turn.get("rewritten")))
             )
-    except (KeyError, TypeError, ValueError) as error:  # an older or damaged record: start afresh
+        return messages(conversation), conversation
+    except Exception as error:  # noqa: BLE001 - edited or damaged: whatever it is, start afresh
         log.warning("A stored chat history could not be read (%s); starting a new chat.", error)
         return [], Conversation()
-    return messages(conversation), conversation
 
 
 def messages(conversation: Conversation) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.generators.base import Generator
@@ -113,12 +113,20 @@ class GroundedAnswerer:
                     if verdict.supported:
                         number = cited.setdefault((verdict.position, verdict.sentence), len(cited) + 1)
                         yield f"{sentence} [{number}] "
-        except GeneratorError as error:
-            yield Verified(_fallback(extractive, generator.name, str(error)), [])
-            return
-        except Exception as error:  # a backend's own bug must not cost the user an answer
-            logger.warning("The %s generator failed", generator.name, exc_info=True)
-            yield Verified(_fallback(extractive, generator.name, f"{type(error).__name__}: {error}"), [])
+        except Exception as error:  # GeneratorError, or a backend's own bug: never cost an answer
+            if not isinstance(error, GeneratorError):
+                logger.warning("The %s generator failed", generator.name, exc_info=True)
+            reason = str(error) if isinstance(error, GeneratorError) else f"{type(error).__name__}: {error}"
+            if cited:  # verified sentences are on screen: keep them, say the rest is missing
+                kept = self.finish("".join(pieces), prompt, extractive, cut_short=True, known=known)
+                if not kept.answer.abstained and kept.answer.citations:
+                    note = (
+                        f"The {generator.name} model stopped early ({reason}); "
+                        "its checked sentences are shown."
+                    )
+                    yield Verified(replace(kept.answer, note=note), kept.verdicts)
+                    return
+            yield Verified(_fallback(extractive, generator.name, reason), [])
             return
         generated = "".join(pieces)
         cut_short = generator.count_tokens(generated) >= generator.max_tokens - 2

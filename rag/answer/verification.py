@@ -147,8 +147,15 @@ class Verifier:
         if not candidates:
             return [Support(s, None, None, 0.0, 0.0, 0.0) for s in sentences]
         vectors = self.embedder.encode(list(sentences))
-        cosines = vectors @ self.index.sentence_vectors[[row for _, _, row in candidates]].T
         texts = [self.index.chunks[p].sentences[i].text for p, i, _ in candidates]
+        if self.index.manifest.chunker.get("sentence_vectors") == "pooled":
+            # Pooled vectors were read in their chunk's context; SUPPORT_THRESHOLD was measured
+            # between sentences encoded alone, so the shown sentences are encoded alone here
+            # (a few dozen short texts, once per answer).
+            stored = self.embedder.encode(texts)
+        else:
+            stored = self.index.sentence_vectors[[row for _, _, row in candidates]]
+        cosines = vectors @ stored.T
         candidate_terms = [_terms(t) for t in texts]
         candidate_numbers = [_numbers(t) for t in texts]
         verdicts = []

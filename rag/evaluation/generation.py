@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from rag.answer.generators.base import Generator
 from rag.engine import Engine
@@ -32,27 +34,26 @@ def run_generated(
     """Ask every question with ``generator``, timing the stream as a user sees it."""
     from rag.answer.grounded import GroundedAnswerer, Verified
 
-    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, generator)
+    timed = _Timed(generator)
+    grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, timed)
     pairs = []
     for example in examples:
         started = time.perf_counter()
+        timed.reset()
         retrieval = engine.retriever.search(example.question)
-        pieces: list[str] = []
-        first = last = None
         verified: Verified | None = None
         for item in grounded.generate(retrieval, k):
             if isinstance(item, Verified):
                 verified = item
-                continue
-            last = time.perf_counter()
-            first = first or last
-            pieces.append(item)
         seconds = time.perf_counter() - started
         if verified is None:
             raise RuntimeError("The grounded answerer ended without an answer.")
         answer, verdicts = verified.answer, verified.verdicts
         passages = to_passages(engine.index, retrieval.hits[:depth])
-        generated = "".join(pieces)
+        # The model's own tokens, timed where they arrive: the grounded stream shows only
+        # checked sentences, so its pieces would time verification, not decoding.
+        generated = "".join(timed.pieces)
+        first, last = timed.first, timed.last
         tokens = generator.count_tokens(generated) if generated else 0
         generation = Generation(
             first - started if first else None,
@@ -63,6 +64,30 @@ def run_generated(
         )
         pairs.append((Outcome(example, answer, passages, seconds), generation))
     return pairs
+
+
+class _Timed:
+    """A generator that passes another's stream through, noting when its pieces arrive."""
+
+    def __init__(self, inner: Generator) -> None:
+        self.inner = inner
+        self.name, self.context_tokens, self.max_tokens = inner.name, inner.context_tokens, inner.max_tokens
+        self.reset()
+
+    def reset(self) -> None:
+        self.pieces: list[str] = []
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def stream(self, prompt: Any) -> Iterator[str]:
+        for piece in self.inner.stream(prompt):
+            self.last = time.perf_counter()
+            self.first = self.first or self.last
+            self.pieces.append(piece)
+            yield piece
 
 
 def generation_figures(pairs: list[tuple[Outcome, Generation]], name: str) -> dict[str, float]:

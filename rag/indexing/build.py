@@ -7,7 +7,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -173,10 +173,15 @@ def build_index(
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
-    embedder = embedder or get_embedder()
-    settings = settings or ChunkerSettings()
     with build_lock(index_dir):
         previous, old_manifest, damaged = _previous(index_dir)
+        embedder = embedder or get_embedder(_followed_embedder(old_manifest))
+        settings = settings or _followed_settings(old_manifest)
+        if settings.sentence_vectors == "pooled" and not hasattr(embedder, "encode_spans"):
+            # Only the ONNX embedder reads spans in one pass: record what is done, so the index
+            # is answered with the model fitted for its vectors.
+            log.warning("Sentence vectors are encoded one by one: %s has no one-pass spans.", embedder.id)
+            settings = replace(settings, sentence_vectors="separate")
         reusable = None if force or not _compatible(previous, embedder, settings) else previous
         old_files = old_manifest.files if old_manifest else {}
         old_origins = old_manifest.origins if old_manifest else {}
@@ -224,6 +229,30 @@ def build_index(
         _assemble_and_write(plan, reusable, kept, embedder, settings, index_dir, report, progress)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _followed_embedder(manifest: Manifest | None) -> str | None:
+    """The existing index's own embedder when it is the configured model at another precision
+    and RAG_EMBEDDER_PRECISION is unset: updating an int8 index keeps it int8 instead of
+    embedding everything again. None: the configured default."""
+    from rag.config import settings
+    from rag.indexing.embedders import DEFAULT_EMBEDDER, INT8
+
+    configured = settings()
+    if manifest is None or configured.embedder_precision is not None:
+        return None
+    same_model = manifest.embedder.removesuffix(INT8) == (configured.embedder or DEFAULT_EMBEDDER)
+    return manifest.embedder if same_model else None
+
+
+def _followed_settings(manifest: Manifest | None) -> ChunkerSettings:
+    """Default chunker settings, with the existing index's way of making sentence vectors
+    when RAG_SENTENCE_VECTORS is unset (so an update does not re-embed a pooled index)."""
+    from rag.config import settings
+
+    if manifest is None or settings().sentence_vectors is not None:
+        return ChunkerSettings()
+    return ChunkerSettings(sentence_vectors=manifest.chunker.get("sentence_vectors", "separate"))
 
 
 def _origins(plan: list[_Entry]) -> dict[str, str]:
@@ -305,7 +334,7 @@ def _assemble_and_write(
         raise CorpusError("The documents hold no indexable text (only boilerplate or blank lines).")
 
     # Embedding is nearly all of a build's time, so it drives the progress bar (to 90 %).
-    pooled = settings.sentence_vectors == "pooled" and hasattr(embedder, "encode_spans")
+    pooled = settings.sentence_vectors == "pooled"
     to_embed = [sum(p is None for p in chunk_vector_parts)]
     if not pooled:
         to_embed[0] += sum(r is None for r in sentence_vector_rows)
@@ -386,7 +415,8 @@ def _pool_sentences(
 
     Measured on 1,500 SQuAD dev-half questions: the sentence closest to the question within
     the gold paragraph holds the answer 0.802 of the time with pooled vectors, 0.803 with
-    sentences encoded alone. A sentence in two chunks (the overlap) keeps its first chunk's.
+    sentences encoded alone. A sentence in two chunks (the overlap) keeps the vector of the
+    first of them embedded (the longer one: chunks go longest first, as in :func:`_fill`).
     """
     missing = [i for i, part in enumerate(chunk_parts) if part is None]
     order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)  # as _fill: same batches

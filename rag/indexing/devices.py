@@ -53,7 +53,13 @@ def resolve(requested: str) -> Device:
 
 @functools.cache
 def cuda_backend() -> Backend | None:
-    """How a CUDA GPU can be reached: "onnx" (ONNX Runtime's CUDA provider), "torch", or None."""
+    """How a CUDA GPU can be reached: "onnx" (ONNX Runtime's CUDA provider), "torch", or None.
+
+    The NVIDIA driver is checked first: onnxruntime-gpu lists its CUDA provider on a machine
+    without any GPU, since the list says what the package was built with.
+    """
+    if not _DRIVER.exists():
+        return None
     try:
         import onnxruntime
 
@@ -61,8 +67,6 @@ def cuda_backend() -> Backend | None:
             return "onnx"
     except ImportError:
         pass
-    if not _DRIVER.exists():
-        return None
     try:
         import torch
     except ImportError:

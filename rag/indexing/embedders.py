@@ -182,14 +182,18 @@ def get_embedder(name: str | None = None) -> Embedder:
     from rag.config import settings
     from rag.indexing.devices import resolve
 
-    device = "cpu" if name == HashEmbedder.id else resolve(settings().device)
+    requested = settings().device
+    if name == HashEmbedder.id or (name.endswith(INT8) and requested == "auto"):
+        device = "cpu"  # int8 weights run on the CPU; auto then means the CPU
+    else:
+        device = resolve(requested)
     with _cache_lock:
         if (name, device) not in _cache:
             _cache[name, device] = _load(name, device)
         return _cache[name, device]
 
 
-def _load(name: str, device: str = "cpu") -> Embedder:
+def _load(name: str, device: str = "cpu") -> Embedder:  # noqa: PLR0911 - one return per backend
     """The ONNX Runtime model by default (no torch imported), else sentence-transformers; on a
     GPU through whichever of the two can reach it (rag.indexing.devices)."""
     from rag.config import settings
@@ -204,9 +208,15 @@ def _load(name: str, device: str = "cpu") -> Embedder:
                 f"{name!r} has int8 weights, which run on the CPU; on a GPU use "
                 "RAG_EMBEDDER_PRECISION=fp32, or RAG_DEVICE=cpu."
             )
-        if cuda_backend() == "torch":
+        if cuda_backend() == "torch" or settings().embedder_runtime == "torch":
             return SentenceTransformerEmbedder(name, device="cuda")
-        return _onnx(name, device)
+        from rag.indexing.onnx_embedder import UnsupportedModelError
+
+        try:
+            return _onnx(name, device)
+        except UnsupportedModelError as error:  # a model of another shape: torch on the GPU
+            log.warning("Embedding with torch instead of ONNX Runtime: %s", error)
+            return SentenceTransformerEmbedder(name, device="cuda")
     if name.endswith(INT8):  # int8 exists only as an ONNX model: no torch fallback
         try:
             return _onnx(name)

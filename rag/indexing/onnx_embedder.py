@@ -292,6 +292,14 @@ class OnnxEmbedder:
         self._session = onnxruntime.InferenceSession(
             str(folder / MODEL_FILE), options, providers=providers or ["CPUExecutionProvider"]
         )
+        if device == "cuda" and self._session.get_providers()[0] != "CUDAExecutionProvider":
+            from rag.errors import ConfigError
+
+            # ONNX Runtime falls back to the CPU silently when the CUDA libraries do not load.
+            raise ConfigError(
+                "RAG_DEVICE=cuda, but ONNX Runtime could not start its CUDA provider (are the CUDA "
+                "and cuDNN libraries of onnxruntime-gpu installed?). Use --device cpu or auto."
+            )
         self._counter = Tokenizer.from_file(str(folder / TOKENIZER_FILE))  # counts: no truncation
         self._counter.no_truncation()
         self._counter.no_padding()

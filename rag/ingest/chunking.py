@@ -56,7 +56,7 @@ class ChunkerSettings:
 def _configured_sentence_vectors() -> str:
     from rag.config import settings
 
-    return settings().sentence_vectors
+    return settings().sentence_vectors or "separate"
 
 
 def embedding_text(title: str, sentences: Iterable[Sentence]) -> str:

@@ -77,4 +77,6 @@ def _probe(mode: str) -> tuple[bool, str]:
             return True, f"ready: {model} at {server.base_url}"
     except RagError as error:  # GeneratorError, ConfigError: their messages say the fix
         return False, str(error)
+    except Exception as error:  # a server that hangs up or answers garbage is down, not a crash
+        return False, f"the check failed ({type(error).__name__}: {error})"
     return True, "not checked (a backend rag does not know how to check)"

@@ -9,6 +9,7 @@ when a request is made (local servers need none).
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import socket
@@ -57,14 +58,20 @@ class OpenAIGenerator:
             GeneratorError: the server is unreachable, refuses, times out, or answers
                 something that is not a model list.
         """
-        with self._request("GET", "/models") as response:
-            try:
+        try:
+            with self._request("GET", "/models") as response:
                 listed = json.load(response).get("data") or []
                 return [str(item["id"]) for item in listed]
-            except (ValueError, AttributeError, KeyError, TypeError) as error:
-                raise GeneratorError(
-                    f"The server at {self.base_url} did not answer /models with a model list ({error})."
-                ) from error
+        except GeneratorError:
+            raise
+        except (OSError, http.client.HTTPException) as error:  # hung up, bad status line, timeout
+            raise GeneratorError(
+                f"The server at {self.base_url} broke off ({type(error).__name__})."
+            ) from error
+        except (ValueError, AttributeError, KeyError, TypeError) as error:
+            raise GeneratorError(
+                f"The server at {self.base_url} did not answer /models with a model list ({error})."
+            ) from error
 
     @property
     def model(self) -> str:
