@@ -471,7 +471,15 @@ def build_app(
         panel.cite(on_cite, [conversation], panel, api_visibility="private", show_progress="hidden")
         panel.open(on_open, [conversation], panel, api_visibility="private", show_progress="hidden")
         library.change(documents_view, library, [table, doomed, heading], api_visibility="private")
-        mode.input(on_health, mode, [mode, mode_status], api_visibility="private", show_progress="hidden")
+        # On a choice only the line changes: re-sending the choices as the radio changes left
+        # the old choice drawn as selected too (seen in the screenshots).
+        mode.input(
+            lambda chosen: on_health(chosen)[1],
+            mode,
+            mode_status,
+            api_visibility="private",
+            show_progress="hidden",
+        )
         app.load(on_health, mode, [mode, mode_status], api_visibility="private", show_progress="hidden")
         app.load(documents_view, library, [table, doomed, heading], api_visibility="private")
         # A new attempt clears the last one's result at once, then the bar shows where it will be.
