@@ -217,8 +217,20 @@ def test_a_pooled_index_embeds_each_chunk_once_and_records_how(embedder, seeds_d
     embedded = [m for m in seen if m.startswith("Embedding")][-1]
     assert embedded == f"Embedding passages and sentences: {len(index.chunks)}/{len(index.chunks)}"
     assert np.all(np.abs(np.linalg.norm(index.sentence_vectors, axis=1) - 1) < 1e-4)  # every row filled
-    answer = Engine.open(index, embedder).ask("How many parameters does Mistral Medium 3.5 have?")
+    engine = Engine.open(index, embedder)
+    answer = engine.ask("How many parameters does Mistral Medium 3.5 have?")
     assert "128-billion-parameter" in answer.text
+    # A model copying a passage sentence is verified against the passage sentences encoded
+    # alone (the verifier's threshold was measured so), not their pooled vectors.
+    from rag.answer.grounded import GroundedAnswerer
+    from tests.fakes import CopyingGenerator
+
+    grounded = GroundedAnswerer(index, embedder, engine.answerer, CopyingGenerator())
+    written = list(
+        grounded.stream(engine.retriever.search("How many parameters does Mistral Medium 3.5 have?"), 5)
+    )
+    assert written[-1].sentences and all(s.support > 0.8 for s in written[-1].sentences)
+    assert grounded.verifier._alone  # the sentences it checked against, encoded alone
     again = build_index(
         documents,
         tmp_path / "index",

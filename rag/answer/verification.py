@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag.answer.injection import looks_like_instruction
 from rag.answer.prompting import PromptPassage
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from rag.indexing.index import Index
 
 SUPPORT_THRESHOLD = 0.65
+_ALONE_LIMIT = 20_000  # sentence vectors kept per verifier on a pooled index (~30 MB)
 
 _MARKERS = re.compile(r"\s*[\[【]\s*\d+(?:\s*[,;–-]\s*\d+)*\s*[\]】]")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -127,6 +128,7 @@ class Verifier:
         self.index = index
         self.embedder = embedder
         self.threshold = threshold
+        self._alone: dict[tuple[int, int], Any] = {}  # pooled indexes: sentence -> vector alone
 
     def verify(
         self, sentences: Sequence[str], passages: Sequence[PromptPassage], question: str = ""
@@ -150,9 +152,21 @@ class Verifier:
         texts = [self.index.chunks[p].sentences[i].text for p, i, _ in candidates]
         if self.index.manifest.chunker.get("sentence_vectors") == "pooled":
             # Pooled vectors were read in their chunk's context; SUPPORT_THRESHOLD was measured
-            # between sentences encoded alone, so the shown sentences are encoded alone here
-            # (a few dozen short texts, once per answer).
-            stored = self.embedder.encode(texts)
+            # between sentences encoded alone, so the shown sentences are encoded alone here,
+            # each once (a streamed answer verifies sentence by sentence against the same ones).
+            import numpy as np
+
+            keys = [(p, i) for p, i, _ in candidates]
+            missing = [k for k in dict.fromkeys(keys) if k not in self._alone]
+            if len(self._alone) + len(missing) > _ALONE_LIMIT:
+                self._alone.clear()
+                missing = list(dict.fromkeys(keys))
+            if missing:
+                vectors_alone = self.embedder.encode(
+                    [self.index.chunks[p].sentences[i].text for p, i in missing]
+                )
+                self._alone.update(zip(missing, vectors_alone, strict=True))
+            stored = np.stack([self._alone[k] for k in keys])
         else:
             stored = self.index.sentence_vectors[[row for _, _, row in candidates]]
         cosines = vectors @ stored.T
