@@ -172,17 +172,15 @@ def get_embedder(name: str | None = None) -> Embedder:
     Raises:
         RagError: the model cannot be loaded (the message names the package to install).
     """
-    if not name:
-        from rag.config import settings
-
-        configured = settings()
-        name = configured.embedder or DEFAULT_EMBEDDER
-        if configured.embedder_precision == "int8" and not name.endswith(INT8) and name != HashEmbedder.id:
-            name += INT8
     from rag.config import settings
     from rag.indexing.devices import resolve
 
-    requested = settings().device
+    configured = settings()
+    if not name:
+        name = configured.embedder or DEFAULT_EMBEDDER
+        if configured.embedder_precision == "int8" and not name.endswith(INT8) and name != HashEmbedder.id:
+            name += INT8
+    requested = configured.device
     if name == HashEmbedder.id or (name.endswith(INT8) and requested == "auto"):
         device = "cpu"  # int8 weights run on the CPU; auto then means the CPU
     else:
