@@ -73,6 +73,7 @@ def build_index(
     jsonl: Path | str | None = None,
     force: bool = False,
     prune: bool = False,
+    ray: str | None = None,
 ) -> BuildReport:
     """Index text files/folders, or a JSONL corpus of {id, title, text}, into ``index``.
 
@@ -80,7 +81,8 @@ def build_index(
     A folder (or JSONL file) given is the source of truth for what was read from it before,
     so files deleted from it leave the index. ``prune=True`` makes the index hold exactly
     the documents under ``paths``. Only new or changed documents are embedded again; the
-    write is atomic.
+    write is atomic. ``ray``: embed on a Ray cluster at that address, or "local" for one
+    started on this machine (rag.indexing.distributed).
 
     Raises:
         CorpusError: a path does not exist, or it holds no readable document.
@@ -98,9 +100,15 @@ def build_index(
         # Kept unless read before from one of the paths given now (which no longer hold it).
         return not prune and origin not in roots
 
-    report = indexing.build_index(
-        documents, index if index is not None else default_index(), force=force, keep=keep
-    )
+    try:
+        report = indexing.build_index(
+            documents, index if index is not None else default_index(), force=force, keep=keep, ray=ray
+        )
+    finally:
+        if ray is not None:
+            from rag.indexing.distributed import stop_ray
+
+            stop_ray()
     clear_engines()
     return report
 
@@ -149,8 +157,15 @@ def check_index(index: Path | str | None = None) -> tuple[int, list[str]]:
     """
     from rag.config import default_index
     from rag.indexing.store import damaged_files, read_live, read_manifest
+    from rag.indexing.stores import FileStore, open_store
 
     index_dir = Path(index if index is not None else default_index())
+    store = open_store(index_dir)
+    if not isinstance(store, FileStore):  # a remote store: each collection's row count
+        store.load()  # raises when there is nothing there, or it cannot be read
+        manifest = store.manifest()
+        assert manifest is not None
+        return 2, store.damaged(manifest)
 
     def check(generation: Path) -> tuple[int, list[str]]:
         manifest = read_manifest(generation, index_dir)

@@ -23,7 +23,9 @@ def _index(args: argparse.Namespace) -> int:
 
     if args.check:
         return _check(args)
-    report = build_index(args.paths, index=args.index, jsonl=args.jsonl, force=args.force, prune=args.prune)
+    report = build_index(
+        args.paths, index=args.index, jsonl=args.jsonl, force=args.force, prune=args.prune, ray=args.ray
+    )
     print(report.summary())
     if args.watch:
         _watch_index(
@@ -132,7 +134,16 @@ def parser() -> argparse.ArgumentParser:
     index.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX or the default index)")
     index.add_argument("--jsonl", type=Path, help="a JSONL corpus of {id, title, text} instead of files")
     index.add_argument("--force", action="store_true", help="re-embed everything")
+    index.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="embed on a Ray cluster (ADDRESS, or 'auto'); alone: a local Ray on this machine "
+        "(needs the [scale] extra)",
+    )
     _device_option(index)
+    _store_option(index)
     index.add_argument(
         "--check",
         action="store_true",
@@ -153,11 +164,13 @@ def parser() -> argparse.ArgumentParser:
     index.set_defaults(run=_index)
 
     remove = commands.add_parser("remove", help="remove documents from an index (their files stay)")
+    _store_option(remove)
     remove.add_argument("names", nargs="+", help="document names as citations show them")
     remove.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX or the default index)")
     remove.set_defaults(run=_remove)
 
     ask = commands.add_parser("ask", help="answer a question with cited sources")
+    _store_option(ask)
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=5, help="passages to answer from (default 5)")
     ask.add_argument(
@@ -171,6 +184,7 @@ def parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="start the web UI (login: set RAG_USERNAME and RAG_PASSWORD)")
     _device_option(serve)
+    _store_option(serve)
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
@@ -195,6 +209,7 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     mcp = commands.add_parser("mcp", help="serve the documents to MCP clients (stdio; --http for HTTP)")
+    _store_option(mcp)
     mcp.add_argument(
         "--corpus", type=Path, action="append", help="document folder; repeat for several collections"
     )
@@ -210,6 +225,7 @@ def parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="measure retrieval and answer quality")
     _device_option(evaluate)
+    _store_option(evaluate)
     evaluate.add_argument("--dataset", type=Path, help="benchmark folder with corpus.jsonl and qa.jsonl")
     evaluate.add_argument(
         "--questions",
@@ -240,6 +256,15 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _store_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--store",
+        metavar="STORE",
+        help="where the index is kept (default: $RAG_STORE or files, the --index folder): "
+        "milvus:./rag.db for a Milvus Lite file, milvus://HOST:19530 for a Milvus server",
+    )
+
+
 def _device_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--device",
@@ -251,10 +276,10 @@ def _device_option(command: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `rag` command; returns the exit status (1 on a RagError, printed as one line)."""
     args = parser().parse_args(argv)
-    if getattr(args, "device", None):  # read where the embedder is made (rag.config.settings)
-        from rag.config import set_flags
+    if getattr(args, "device", None) or getattr(args, "store", None):
+        from rag.config import set_flags  # read where they are used (rag.config.settings)
 
-        set_flags(device=args.device)
+        set_flags(device=getattr(args, "device", None), store=getattr(args, "store", None))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     # rag's own progress lines ("Indexed 178 chunks from 5 files …") are worth seeing.
     logging.getLogger("rag").setLevel(logging.INFO)

@@ -76,7 +76,7 @@ class Engine:
         embedder = embedder or get_embedder(index.manifest.embedder)
         if embedder.id != index.manifest.embedder:
             raise EmbedderMismatchError(
-                f"The index in {index.path.parent} was built with {index.manifest.embedder!r} but "
+                f"The index in {index.location} was built with {index.manifest.embedder!r} but "
                 f"the embedder in use is {embedder.id!r}; rebuild it with `rag index`."
             )
         return cls(
@@ -146,8 +146,8 @@ def _check_k(k: int) -> int:
     return k
 
 
-_engines: dict[Path, Engine] = {}
-_corpus_states: dict[Path, tuple[tuple[str, int, int], ...]] = {}  # index -> its corpus when synced
+_engines: dict[str, Engine] = {}
+_corpus_states: dict[str, tuple[tuple[str, int, int], ...]] = {}  # index -> its corpus when synced
 _lock = threading.Lock()
 
 
@@ -183,7 +183,7 @@ def get_engine(index: Path | str | None = None, corpus: Path | str | None = None
     index_dir = Path(index) if index is not None else default_index()
     if index is None and corpus is None:
         corpus = default_corpus()
-    key = index_dir.resolve()
+    key = _key(index_dir)
     with _lock:
         engine = _engines.get(key)
         if corpus is not None:
@@ -192,6 +192,8 @@ def get_engine(index: Path | str | None = None, corpus: Path | str | None = None
             if engine is None or _corpus_states.get(key) != state:
                 engine = _sync(index_dir, corpus_dir, engine)
                 _corpus_states[key] = state
+        if engine is not None and engine.index.outdated():  # a replica's upload on a shared store
+            engine = Engine.open(load_index(index_dir), engine.embedder)
         if engine is None:
             engine = Engine.open(load_index(index_dir))
         _engines[key] = engine
@@ -201,10 +203,10 @@ def get_engine(index: Path | str | None = None, corpus: Path | str | None = None
 def _sync(index_dir: Path, corpus: Path, engine: Engine | None) -> Engine:
     """Bring the index in step with the corpus; reload the engine if anything changed."""
     from rag.indexing.build import build_index
-    from rag.indexing.store import CURRENT
+    from rag.indexing.stores import open_store
     from rag.ingest.loading import load_paths
 
-    if not (index_dir / CURRENT).exists():
+    if not open_store(index_dir).exists():
         log.info("Indexing %s into %s on first use: every document is embedded once.", corpus, index_dir)
     report = build_index(load_paths([corpus]), index_dir, embedder=engine.embedder if engine else None)
     if not report.up_to_date or report.retokenized:
@@ -212,6 +214,13 @@ def _sync(index_dir: Path, corpus: Path, engine: Engine | None) -> Engine:
     if engine is not None and report.up_to_date and not report.retokenized:
         return engine
     return Engine.open(load_index(index_dir), engine.embedder if engine else None)
+
+
+def _key(index_dir: Path) -> str:
+    """The engine cache's key: the index folder, and the store when one is configured."""
+    from rag.indexing.stores import store_spec
+
+    return f"{store_spec() or 'files'}|{index_dir.resolve()}"
 
 
 def clear_engines(index: Path | str | None = None) -> None:
@@ -222,5 +231,5 @@ def clear_engines(index: Path | str | None = None) -> None:
             _engines.clear()
             _corpus_states.clear()
         else:
-            _engines.pop(Path(index).resolve(), None)
-            _corpus_states.pop(Path(index).resolve(), None)
+            _engines.pop(_key(Path(index)), None)
+            _corpus_states.pop(_key(Path(index)), None)

@@ -54,3 +54,8 @@ class DatasetError(RagError):
 
 class ConfigError(RagError):
     """An environment variable holds a value rag cannot use."""
+
+
+class StoreError(RagError):
+    """A remote index store (a Milvus server, a Milvus Lite file) cannot be reached, refuses
+    the request, or is held by another process."""

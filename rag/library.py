@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from rag.errors import DocumentError
 from rag.indexing.build import BuildReport
-from rag.indexing.store import read_summary
+from rag.indexing.stores import open_store
 from rag.ingest.formats import corpus_files
 from rag.ingest.uploads import CheckedUpload, check_upload
 
@@ -118,7 +118,7 @@ class Library:
 
     def documents(self) -> list[DocumentInfo]:
         """Every document file of the corpus, with its title and chunks from the index."""
-        summary = read_summary(self.index)
+        summary = open_store(self.index).summary()
         rows = []
         for path in corpus_files(self.corpus, supported_only=True):
             name = path.relative_to(self.corpus).as_posix()
@@ -186,7 +186,7 @@ class Library:
                 except BaseException:
                     self._restore(backups)
                     raise
-                counts = read_summary(self.index).chunks
+                counts = open_store(self.index).summary().chunks
                 report.file_chunks = {name: counts.get(name, 0) for name in report.stored}
                 report.chunks = sum(report.file_chunks.values())
         report.seconds = time.perf_counter() - started

@@ -90,7 +90,9 @@ def build_app(
     documents list when it changed.
     """
     collections = list(libraries or default_libraries([corpus] if corpus else [], index))
-    if isolate_builds:
+    from rag.indexing.stores import one_process_only
+
+    if isolate_builds and not one_process_only():  # a Milvus Lite file: builds stay in this process
         from rag.indexing.worker import BuildWorker
 
         worker = BuildWorker()  # started on the first build, shared by the collections

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -11,25 +10,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.errors import CorpusError, IndexCorruptError, RagError
+from rag.errors import CorpusError, IndexCorruptError, RagError, StoreError
 from rag.indexing.embedders import Embedder, get_embedder
-from rag.indexing.index import Index, load_index
+from rag.indexing.index import Index
 from rag.indexing.lexical import TOKENIZER_VERSION, tokenize
-from rag.indexing.store import (
-    BM25,
-    CHUNK_VECTORS,
-    CHUNKS,
-    CURRENT,
-    DOC_FREQ,
-    FAISS,
-    MANIFEST,
-    SENTENCE_VECTORS,
-    Manifest,
-    build_lock,
-    damaged_files,
-    live_generation,
-    write_generation,
-)
+from rag.indexing.store import Manifest
+from rag.indexing.stores import IndexContents, Store, open_store
 from rag.ingest.chunking import ChunkerSettings, chunk_sections, embedding_text
 from rag.ingest.formats import supported_types
 from rag.ingest.loading import SourceDocument
@@ -52,6 +38,7 @@ class BuildReport:
 
     index_dir: Path
     chunks: int = 0
+    where: str = ""  # the store's label when it is not the index folder (rag.indexing.stores)
     files: int = 0
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -63,6 +50,11 @@ class BuildReport:
     repaired: list[str] = field(default_factory=list)  # damaged index files, rebuilt from the documents
 
     @property
+    def target(self) -> str:
+        """The index's place, for messages: its folder or its store's address."""
+        return self.where or str(self.index_dir)
+
+    @property
     def up_to_date(self) -> bool:
         """True when no file was added, changed or removed."""
         return not (self.added or self.changed or self.removed)
@@ -71,21 +63,19 @@ class BuildReport:
         """One line for the CLI: what was indexed, from how many files, and how long it took."""
         if self.up_to_date and self.retokenized:
             return (
-                f"Index {self.index_dir} re-tokenized for this version's word matching (no embedding): "
+                f"Index {self.target} re-tokenized for this version's word matching (no embedding): "
                 f"{self.chunks} chunks from {self.files} files in {self.seconds:.1f} s."
             )
         kept = f"; {len(self.kept)} kept from earlier runs" if self.kept else ""
         if self.repaired:
             return (
-                f"Repaired index {self.index_dir} (damaged: {', '.join(self.repaired)}; everything "
+                f"Repaired index {self.target} (damaged: {', '.join(self.repaired)}; everything "
                 f"re-embedded): {self.chunks} chunks from {self.files} files in {self.seconds:.1f} s."
             )
         if self.up_to_date:
-            return (
-                f"Index {self.index_dir} is up to date: {self.chunks} chunks from {self.files} files{kept}."
-            )
+            return f"Index {self.target} is up to date: {self.chunks} chunks from {self.files} files{kept}."
         return (
-            f"Indexed {self.chunks} chunks from {self.files} files into {self.index_dir} in "
+            f"Indexed {self.chunks} chunks from {self.files} files into {self.target} in "
             f"{self.seconds:.1f} s ({len(self.added)} added, {len(self.changed)} updated, "
             f"{len(self.removed)} removed, {self.unchanged} unchanged{kept})."
         )
@@ -100,40 +90,31 @@ def _compatible(previous: Index | None, embedder: Embedder, settings: ChunkerSet
     )
 
 
-def _previous(index_dir: Path) -> tuple[Index | None, Manifest | None, list[str]]:
-    """The index being updated, its manifest, and its damaged files (then the index is None).
+def _previous(store: Store) -> tuple[Index | None, Manifest | None, list[str]]:
+    """The index being updated, its manifest, and its damaged parts (then the index is None).
 
-    Every file is checked against its checksum, the vectors too, since unchanged documents'
+    Every part is checked against its checksum, the vectors too, since unchanged documents'
     vectors are reused from it: a damaged index is rebuilt from the documents (repair
     without --force), and its manifest still says which documents it held.
     """
-    if not (index_dir / CURRENT).exists():
+    if not store.exists():
         return None, None, []
     try:
-        index = load_index(index_dir)
+        index = store.load()
+    except StoreError:
+        raise  # an unreachable or refusing server: nothing is known about what it holds
     except RagError as error:  # a corrupt or old index is rebuilt from scratch
-        log.warning("Rebuilding %s from scratch: %s", index_dir, error)
-        manifest = _manifest_only(index_dir)
-        try:
-            damaged = damaged_files(live_generation(index_dir), manifest) if manifest else []
-        except RagError:  # CURRENT names a folder that is gone: nothing to compare
-            damaged = []
+        log.warning("Rebuilding %s from scratch: %s", store.label, error)
+        manifest = store.manifest()
+        damaged = store.damaged(manifest) if manifest else []
         if not damaged and isinstance(error, IndexCorruptError):
             damaged = ["files that could not be read"]
         return None, manifest, damaged
-    damaged = damaged_files(index.path, index.manifest)
+    damaged = store.damaged(index.manifest)
     if damaged:
-        log.warning("Rebuilding %s from scratch: damaged files %s", index_dir, ", ".join(damaged))
+        log.warning("Rebuilding %s from scratch: damaged files %s", store.label, ", ".join(damaged))
         return None, index.manifest, damaged
-    return index, index.manifest, []
-
-
-def _manifest_only(index_dir: Path) -> Manifest | None:
-    try:
-        text = (live_generation(index_dir) / MANIFEST).read_text(encoding="utf-8")
-        return Manifest.from_json(json.loads(text))
-    except (RagError, OSError, ValueError, TypeError):
-        return None
+    return index.in_memory(), index.manifest, []
 
 
 @dataclass(frozen=True)
@@ -156,6 +137,7 @@ def build_index(
     force: bool = False,
     progress: Callable[[float, str], None] | None = None,
     keep: Callable[[str, str], bool] | None = None,
+    ray: str | None = None,
 ) -> BuildReport:
     """Make ``index_dir`` hold ``documents``, embedding only new or changed ones.
 
@@ -167,15 +149,27 @@ def build_index(
     among ``documents``, whether it stays (``origin``: where it was read from, "" for indexes
     older than that record). Without it the index holds exactly ``documents``.
 
+    ``ray``: embed on a Ray cluster at that address ("local": start one on this machine);
+    see rag.indexing.distributed.
+
     Raises:
         CorpusError: nothing to index, or a document to keep can no longer be read when the
             index must be rebuilt from scratch.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
-    with build_lock(index_dir):
-        previous, old_manifest, damaged = _previous(index_dir)
+    if ray is not None:  # before the store: a Milvus Lite engine's gRPC threads stall Ray's start
+        from rag.indexing.distributed import start_ray
+
+        start_ray(None if ray == "local" else ray)
+    store = open_store(index_dir)
+    with store.lock():
+        previous, old_manifest, damaged = _previous(store)
         embedder = embedder or get_embedder(_followed_embedder(old_manifest))
+        if ray is not None:
+            from rag.indexing.distributed import RayEmbedder
+
+            embedder = RayEmbedder(embedder, None if ray == "local" else ray)
         settings = settings or _followed_settings(old_manifest)
         if settings.sentence_vectors == "pooled" and not hasattr(embedder, "encode_spans"):
             # Only the ONNX embedder reads spans in one pass: record what is done, so the index
@@ -194,6 +188,7 @@ def build_index(
         report = BuildReport(
             index_dir, files=len(documents) + len(kept_sources), kept=kept_sources, repaired=damaged
         )
+        report.where = store.label
         report.removed = sorted(set(old_files) - given - set(kept_sources))
         kept: dict[str, list[int]] = {}  # source -> chunk positions in the previous index
         if reusable is not None:
@@ -226,7 +221,7 @@ def build_index(
                 return report
             # Only the words (or where documents came from) changed: every vector is reused.
             report.retokenized = previous.manifest.tokenizer != TOKENIZER_VERSION
-        _assemble_and_write(plan, reusable, kept, embedder, settings, index_dir, report, progress)
+        _assemble_and_write(plan, reusable, kept, embedder, settings, store, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -285,11 +280,10 @@ def _assemble_and_write(
     kept: dict[str, list[int]],
     embedder: Embedder,
     settings: ChunkerSettings,
-    index_dir: Path,
+    store: Store,
     report: BuildReport,
     progress: Callable[[float, str], None] | None = None,
 ) -> None:
-    import numpy as np
 
     notify = progress or (lambda fraction, message: None)
     notify(0.0, "Splitting documents into passages")
@@ -355,25 +349,6 @@ def _assemble_and_write(
     tokens = [tokenize(embedding_text(c.title, c.sentences)) for c in chunks]
     doc_freq = Counter(term for doc in tokens for term in set(doc))
 
-    from rag.indexing.vectors import build_faiss, write_faiss
-
-    faiss_index, faiss_type = build_faiss(chunk_vectors)
-
-    def write_files(folder: Path) -> None:
-        from rag.indexing.lexical import import_bm25s
-
-        bm25s = import_bm25s()
-        with (folder / CHUNKS).open("w", encoding="utf-8") as out:
-            for chunk, chunk_rows in zip(chunks, rows, strict=True):
-                out.write(json.dumps({**chunk.to_json(), "rows": chunk_rows}, ensure_ascii=False) + "\n")
-        np.save(folder / CHUNK_VECTORS, chunk_vectors)
-        np.save(folder / SENTENCE_VECTORS, sentence_vectors)
-        write_faiss(faiss_index, folder / FAISS)
-        bm25 = bm25s.BM25()
-        bm25.index(tokens, show_progress=False)
-        bm25.save(str(folder / BM25), show_progress=False)
-        (folder / DOC_FREQ).write_text(json.dumps(doc_freq), encoding="utf-8")
-
     now = time.time()
     previous_times = reusable.manifest.indexed if reusable is not None else {}
     manifest = Manifest(
@@ -387,10 +362,9 @@ def _assemble_and_write(
         origins=_origins(plan),
         chunks=len(chunks),
         sentences=len(sentence_texts),
-        faiss_type=faiss_type,
         tokenizer=TOKENIZER_VERSION,
     )
-    write_generation(index_dir, manifest, write_files)
+    store.write(manifest, IndexContents(chunks, rows, chunk_vectors, sentence_vectors, tokens, doc_freq))
     report.chunks = len(chunks)
     notify(1.0, "Index written")
 
@@ -453,6 +427,9 @@ def _fill(
     # Longest first, in slices that are a multiple of the encode batch, so the batches (and
     # so the vectors) are the same as those of one call over all texts.
     order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)
+    if hasattr(embedder, "encode_all"):  # a cluster (rag.indexing.distributed): one pipeline, streamed
+        out[order] = embedder.encode_all([texts[i] for i in order], advance)
+        order = []
     step = _PROGRESS_STEP if advance is not None else max(len(order), 1)
     for begin in range(0, len(order), step):  # in slices, so progress can be reported
         rows = order[begin : begin + step]

@@ -79,8 +79,82 @@ class Index:
         """The stemmed words of the chunks, computed on first use and cached."""
         return ChunkTerms(self.chunks)
 
+    @property
+    def location(self) -> str:
+        """Where the index lives, for messages: its folder here, a store's address elsewhere."""
+        return str(self.path.parent)
+
+    # First-stage search. A store that holds the index elsewhere (rag.indexing.milvus)
+    # overrides these five; everything after them (fusion, reranking, answering) is shared,
+    # so answers do not depend on the engine that holds the data.
+
+    def dense_search(self, vector: np.ndarray, depth: int) -> dict[int, float]:
+        """The ``depth`` chunks closest to ``vector`` (float32 [dim], L2-normalised): position -> cosine."""
+        scores, ids = self.faiss.search(vector[None, :], min(depth, self.size))
+        return {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+
+    def lexical_search(self, terms: list[str], depth: int) -> dict[int, float]:
+        """The ``depth`` best chunks by BM25 over the stemmed ``terms``: position -> raw BM25
+        score (only positive scores)."""
+        import numpy as np
+
+        n = self.size
+        if not terms or not n:
+            return {}
+        depth = min(depth, n)
+        bm25 = self.bm25.get_scores(terms)
+        top = np.argpartition(-bm25, depth - 1)[:depth] if depth < n else np.arange(n)
+        return {int(i): float(bm25[i]) for i in top if bm25[i] > 0}
+
+    def cosines(self, positions: list[int], vector: np.ndarray) -> list[float]:
+        """The exact cosine of each chunk of ``positions`` to ``vector``, from the stored vectors."""
+        import numpy as np
+
+        return list(map(float, np.asarray(self.chunk_vectors[positions]) @ vector))
+
+    def chunks_with(self, term: str, positions: np.ndarray) -> np.ndarray:
+        """Which of ``positions`` (int64 [n]) hold the stemmed ``term``: bool [n], read off
+        BM25's term-document matrix, so no chunk text is tokenized at query time."""
+        import numpy as np
+
+        term_id = self.bm25.vocab_dict.get(term)
+        if term_id is None:
+            return np.zeros(len(positions), dtype=bool)
+        matrix = self.bm25.scores
+        indptr = matrix["indptr"]
+        # bm25s leaves out the closing pointer of its last vocabulary entry.
+        end = indptr[term_id + 1] if term_id + 1 < len(indptr) else len(matrix["indices"])
+        docs = matrix["indices"][indptr[term_id] : end]
+        return np.isin(positions, docs)
+
+    def prefetch(self, positions: Iterable[int], *, sentences: bool = False) -> None:
+        """Fetch the records (and with ``sentences``, the sentence vectors) of these chunks in
+        one round trip where the store is remote; a no-op here (in memory or memory-mapped)."""
+
+    def outdated(self) -> bool:
+        """True when another process made a newer build live and this one should be reloaded
+        (a shared remote store; a folder's users reload through rag.engine.clear_engines)."""
+        return False
+
+    def in_memory(self) -> Index:
+        """This index with every record and vector readable without a round trip (what a
+        build reads when it reuses the vectors of unchanged documents)."""
+        return self
+
 
 def load_index(index_dir: Path | str) -> Index:
+    """Load the index of the configured store (``RAG_STORE``; default: the folder ``index_dir``).
+
+    Raises:
+        IndexNotFoundError, IndexCorruptError, UnsupportedFormatError: see :func:`load_folder`.
+        StoreError: a remote store cannot be reached or refuses the request.
+    """
+    from rag.indexing.stores import open_store
+
+    return open_store(index_dir).load()
+
+
+def load_folder(index_dir: Path | str) -> Index:
     """Load the live generation of an index folder, pinned (see store.read_live).
 
     Every file read in full is checked against the manifest's checksum; the memory-mapped

@@ -36,7 +36,7 @@ from rag.indexing.lexical import coverage
 from rag.search.hits import Candidates, Hit
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
 
 RERANK_FEATURES = (
@@ -85,21 +85,6 @@ class Reranker:
         self.index = index
         self.settings = settings or RerankSettings()
 
-    def _chunks_with(self, term: str, positions: np.ndarray) -> np.ndarray:
-        """Which of ``positions`` contain ``term``: read off BM25's term-document matrix,
-        so no chunk text is tokenized at query time."""
-        import numpy as np
-
-        term_id = self.index.bm25.vocab_dict.get(term)
-        if term_id is None:
-            return np.zeros(len(positions), dtype=bool)
-        matrix = self.index.bm25.scores
-        indptr = matrix["indptr"]
-        # bm25s leaves out the closing pointer of its last vocabulary entry.
-        end = indptr[term_id + 1] if term_id + 1 < len(indptr) else len(matrix["indices"])
-        docs = matrix["indices"][indptr[term_id] : end]
-        return np.isin(positions, docs)
-
     def features(self, candidates: Candidates, hits: list[Hit]) -> list[list[float]]:
         """One row of RERANK_FEATURES values per hit, in the order of ``hits``."""
         import numpy as np
@@ -107,9 +92,10 @@ class Reranker:
         weights = self.index.idf(set(candidates.terms))
         total = sum(weights.values()) or 1.0
         positions = np.array([h.position for h in hits], dtype=np.int64)
+        self.index.prefetch(positions.tolist(), sentences=True)
         chunk_coverage = np.zeros(len(hits))
         for term, weight in weights.items():
-            chunk_coverage += weight * self._chunks_with(term, positions)
+            chunk_coverage += weight * self.index.chunks_with(term, positions)
         best = max((h.score for h in hits), default=1.0) or 1.0
         pairs, triples = _ngrams(candidates.terms, 2), _ngrams(candidates.terms, 3)
         rows = []

@@ -71,26 +71,17 @@ class Retriever:
 
     def candidates(self, question: str) -> Candidates:
         """The top ``depth`` chunks by cosine and by BM25 with both scores, before fusion."""
-        import numpy as np
-
         vector = self.embedder.encode([question])[0]
         terms = tokenize(question)
-        n = self.index.size
-        depth = min(self.settings.depth, n)
-        scores, ids = self.index.faiss.search(vector[None, :], depth)
-        dense = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
-        lexical: dict[int, float] = {}
-        if terms and n:
-            bm25 = self.index.bm25.get_scores(terms)
-            top = np.argpartition(-bm25, depth - 1)[:depth] if depth < n else np.arange(n)
-            best = float(bm25[top].max())
-            if best > 0:
-                lexical = {int(i): float(bm25[i]) / best for i in top if bm25[i] > 0}
+        index, depth = self.index, self.settings.depth
+        dense = index.dense_search(vector, depth)
+        raw = index.lexical_search(terms, depth)
+        best = max(raw.values(), default=0.0)
+        lexical = {p: s / best for p, s in raw.items()} if best > 0 else {}
         missing = [p for p in lexical if p not in dense]
         if missing:  # exact cosine for BM25-only candidates, from the stored vectors
-            dense.update(
-                zip(missing, map(float, np.asarray(self.index.chunk_vectors[missing]) @ vector), strict=True)
-            )
+            dense.update(zip(missing, index.cosines(missing, vector), strict=True))
+        index.prefetch(dense)
         return Candidates(question, vector, terms, dense, lexical)
 
     def rank(self, candidates: Candidates, mode: Mode | None = None) -> list[Hit]:

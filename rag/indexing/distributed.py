@@ -1,0 +1,142 @@
+"""Embedding for a build spread over a Ray cluster (`rag index --ray [ADDRESS]`, the [scale] extra).
+
+The texts of a build (chunks, then sentences) go through a Ray Data pipeline: an actor pool
+in which each actor loads the embedding model once and embeds batches of 64 texts; vectors
+stream back to the build in order as batches finish, which moves the progress bar, and the
+build writes them to the chosen store as usual. Reading, cleaning and chunking stay in the
+driver: on the SQuAD corpus they are ~2 % of a build (embedding is the rest).
+
+Actors: one per GPU when the cluster has GPUs, else one per CPU but one: an actor pool that
+takes every CPU can stall Ray Data's own tasks (ray-project/ray#44687).
+
+Usage example::
+
+    embedder = RayEmbedder(get_embedder(), address=None)   # a local Ray on this machine
+    vectors = embedder.encode_all(texts, advance=print)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import ConfigError, RagError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from rag.indexing.embedders import Embedder
+
+BATCH = 64  # texts per actor call: the encode batch of the local build
+
+
+class EmbedActor:
+    """A Ray Data actor: the embedding model, loaded once per actor, over batches of texts."""
+
+    def __init__(self, name: str):
+        from rag.indexing.embedders import get_embedder
+
+        self.embedder = get_embedder(name)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """{"row": int64 [n], "text": str [n]} -> {"row": int64 [n], "vector": float32 [n, dim]}."""
+        vectors = self.embedder.encode([str(t) for t in batch["text"]], batch_size=BATCH)
+        return {"row": batch["row"], "vector": vectors}
+
+
+def start_ray(address: str | None) -> Any:
+    """Connect to the Ray cluster at ``address`` ("auto": the one this machine belongs to), or
+    start a local one on this machine's CPUs when None.
+
+    Raises:
+        ConfigError: Ray is not installed (install the [scale] extra).
+        RagError: the cluster cannot be reached.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--ray needs Ray: install rag's scale extra (pip install 'rag[scale]').") from None
+    if ray.is_initialized():
+        return ray
+    try:
+        ray.init(
+            address=address or None,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            # Workers read the model from the same packages: no runtime download.
+            runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}},
+        )
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise RagError(
+            f"Cannot reach the Ray cluster at {address} ({error}); start it or fix --ray."
+        ) from None
+    return ray
+
+
+class RayEmbedder:
+    """An embedder whose builds run on a Ray cluster; questions still embed locally.
+
+    ``id``, ``dimension`` and token counting come from ``local`` (the same model), so an
+    index built through Ray is the index a local build makes, and it is queried as one.
+    """
+
+    def __init__(self, local: Embedder, address: str | None = None):
+        self.local = local
+        self.id = local.id
+        self.dimension = local.dimension
+        self.max_tokens = local.max_tokens
+        self.address = address
+
+    def fits(self, text: str) -> bool:
+        """True when the model reads ``text`` whole (see Embedder.fits)."""
+        return self.local.fits(text)
+
+    def encode(self, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
+        """L2-normalised float32 vectors [len(texts), dim], embedded on the cluster."""
+        return self.encode_all(texts)
+
+    def encode_all(self, texts: list[str], advance: Callable[[int], None] | None = None) -> np.ndarray:
+        """Embed ``texts`` through the actor pool; ``advance(n)`` as each batch of n arrives.
+
+        Returns:
+            float32 [len(texts), dim], row i for texts[i].
+        """
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        ray = start_ray(self.address)
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        cpus = int(resources.get("CPU", os.cpu_count() or 1))
+        actors = gpus or max(1, cpus - 1)
+        # Never every CPU to the actors: on a one-CPU cluster the actor takes half of it.
+        actor_cpus = 0 if gpus else (1 if cpus > 1 else 0.5)
+        items = [{"row": i, "text": t} for i, t in enumerate(texts)]
+        dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // BATCH, 4 * actors)))
+        embedded = dataset.map_batches(
+            EmbedActor,
+            fn_constructor_kwargs={"name": self.id},
+            batch_size=BATCH,
+            concurrency=actors,
+            num_gpus=1 if gpus else 0,
+            num_cpus=actor_cpus,
+        )
+        for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):
+            out[batch["row"]] = batch["vector"]
+            if advance is not None:
+                advance(len(batch["row"]))
+        return out
+
+
+def stop_ray() -> None:
+    """Disconnect from the cluster (a local one started for the build stops)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
