@@ -38,9 +38,20 @@ def _check(args: argparse.Namespace) -> int:
     """`rag index --check`: every file against its checksum; exit status 1 when damaged."""
     from rag.api import check_index
     from rag.config import default_index
+    from rag.indexing.stores import FileStore, open_store
 
     index_dir = args.index or default_index()
+    store = open_store(index_dir)
     checked, damaged = check_index(index_dir)
+    if not isinstance(store, FileStore):  # a Milvus store: row counts against the manifest
+        if damaged:
+            print(
+                f"Index {store.label} is damaged: {', '.join(damaged)} do not hold the rows the "
+                f"manifest records; repair it with `rag index --store {store.label} PATHS…`."
+            )
+            return 1
+        print(f"Index {store.label} is intact: its {checked} collections hold the rows the manifest records.")
+        return 0
     if damaged:
         print(
             f"Index {index_dir} is damaged: {', '.join(damaged)} no longer match their checksums; "

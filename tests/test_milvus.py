@@ -221,3 +221,45 @@ def test_squad_slice_ranks_and_answers_alike_in_both_stores(tmp_path, embedder, 
     same = sum(a == b for a, b in zip(*answers.values(), strict=True)) / len(examples)
     print(json.dumps({"figures": figures, "same_answer": same}, indent=1))
     assert same >= 0.95
+
+
+def test_the_served_ui_uploads_and_deletes_on_a_milvus_lite_file(lite, tmp_path, monkeypatch):
+    """The real Gradio app over a Milvus Lite file, driven through its API as the page does."""
+    from gradio_client import Client, handle_file
+
+    from rag.library import Library
+    from ui.app import build_app, serve
+
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
+    corpus = tmp_path / "docs"
+    shutil.copytree(SEEDS, corpus)
+    library = Library("seeds", corpus, tmp_path / "index")
+    library.sync()
+    app = build_app([library])  # builds stay in this process: the Lite file admits one
+    assert library.builder is None
+    url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
+    try:
+        client = Client(url, verbose=False)
+        note = tmp_path / "harbour.md"
+        note.write_bytes(NOTE)
+        status, *_ = client.predict([handle_file(str(note))], "seeds", api_name="/upload")
+        assert status.startswith("Added harbour.md (1 chunk)"), status
+        answer = client.predict("How much cargo did the harbour of Kotka handle?", api_name="/answer")
+        assert "9 million tonnes" in json.dumps(answer)
+        status, *_ = client.predict("harbour.md", "seeds", api_name="/delete")
+        assert status.startswith("Deleted harbour.md"), status
+        assert "harbour.md" not in load_index(tmp_path / "index").manifest.files
+    finally:
+        app.close()
+
+
+def test_lost_rows_are_found_by_check_and_repaired_by_the_next_build(lite, tmp_path, fake_embedder):
+    from rag.api import check_index
+
+    build_index(load_paths([SEEDS]), tmp_path / "index", embedder=fake_embedder)
+    index = load_index(tmp_path / "index")
+    chunks = index._store._collection(index.generation, "chunks")
+    index._store.call("damage", "delete", chunks, filter="id < 3")
+    assert check_index(tmp_path / "index") == (2, [chunks])
+    report = build_index(load_paths([SEEDS]), tmp_path / "index", embedder=fake_embedder)
+    assert report.repaired == [chunks] and check_index(tmp_path / "index") == (2, [])

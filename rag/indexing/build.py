@@ -294,10 +294,11 @@ def _assemble_and_write(
     sentence_texts: list[str] = []
     sentence_vector_rows: list[np.ndarray | None] = []
     rows: list[list[int]] = []
+    chunked = _split(
+        [e.document for e in plan if not e.reuse and e.document is not None], settings, embedder, notify
+    )
     for entry in plan:
         reuse, document = entry.reuse, entry.document
-        if not reuse:
-            notify(0.0, f"Splitting {entry.source} into passages")
         if reuse:
             assert reusable is not None
             positions = kept[entry.source]
@@ -306,8 +307,7 @@ def _assemble_and_write(
             old_rows = [reusable.sentence_rows[p] for p in positions]
         else:
             assert document is not None  # only reused entries come without their text
-            sections = parse_sections(document.text, title=document.title)
-            doc_chunks = chunk_sections(document.source, document.text, sections, settings, embedder.fits)
+            doc_chunks = chunked[document.source]
             vectors = [None] * len(doc_chunks)
             old_rows = [[-1] * len(c.sentences) for c in doc_chunks]
         for chunk, vector, chunk_old_rows in zip(doc_chunks, vectors, old_rows, strict=True):
@@ -367,6 +367,27 @@ def _assemble_and_write(
     store.write(manifest, IndexContents(chunks, rows, chunk_vectors, sentence_vectors, tokens, doc_freq))
     report.chunks = len(chunks)
     notify(1.0, "Index written")
+
+
+def _split(
+    documents: list[SourceDocument],
+    settings: ChunkerSettings,
+    embedder: Embedder,
+    notify: Callable[[float, str], None],
+) -> dict[str, list[Chunk]]:
+    """Each document's chunks, by source: on the cluster when the embedder is one (the
+    Ray pipeline's clean-and-chunk stage), else here, one document after the other."""
+    if hasattr(embedder, "split_all"):
+        notify(0.0, f"Splitting {len(documents)} documents into passages on the cluster")
+        return dict(zip((d.source for d in documents), embedder.split_all(documents, settings), strict=True))
+    chunked = {}
+    for document in documents:
+        notify(0.0, f"Splitting {document.source} into passages")
+        sections = parse_sections(document.text, title=document.title)
+        chunked[document.source] = chunk_sections(
+            document.source, document.text, sections, settings, embedder.fits
+        )
+    return chunked
 
 
 def _renumber(chunk: Chunk, new_id: int) -> Chunk:

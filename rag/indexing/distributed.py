@@ -1,10 +1,12 @@
 """Embedding for a build spread over a Ray cluster (`rag index --ray [ADDRESS]`, the [scale] extra).
 
-The texts of a build (chunks, then sentences) go through a Ray Data pipeline: an actor pool
-in which each actor loads the embedding model once and embeds batches of 64 texts; vectors
+A build's documents go through two Ray Data stages, each an actor pool whose actors load
+the model once: clean and chunk (documents in batches of 16; the model's own tokenizer
+decides what fits), then embed (the chunks' and sentences' texts in batches of 64). Vectors
 stream back to the build in order as batches finish, which moves the progress bar, and the
-build writes them to the chosen store as usual. Reading, cleaning and chunking stay in the
-driver: on the SQuAD corpus they are ~2 % of a build (embedding is the rest).
+build writes them to the chosen store as usual. Files are read by the driver (the machine
+that has them); on the SQuAD corpus reading is 0.04 s, cleaning and chunking 3.1 s and
+embedding the other ~68 s of a 72 s build.
 
 Actors: one per GPU when the cluster has GPUs, else one per CPU but one: an actor pool that
 takes every CPU can stall Ray Data's own tasks (ray-project/ray#44687).
@@ -17,6 +19,7 @@ Usage example::
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from rag.indexing.embedders import Embedder
+    from rag.ingest.chunking import ChunkerSettings
+    from rag.ingest.loading import SourceDocument
+    from rag.records import Chunk
 
 BATCH = 64  # texts per actor call: the encode batch of the local build
 
@@ -44,6 +50,28 @@ class EmbedActor:
         """{"row": int64 [n], "text": str [n]} -> {"row": int64 [n], "vector": float32 [n, dim]}."""
         vectors = self.embedder.encode([str(t) for t in batch["text"]], batch_size=BATCH)
         return {"row": batch["row"], "vector": vectors}
+
+
+class SplitActor:
+    """A Ray Data actor: cleans and chunks documents with the model's own token counter."""
+
+    def __init__(self, name: str, settings: ChunkerSettings):
+        from rag.indexing.embedders import get_embedder
+
+        self.embedder = get_embedder(name)
+        self.settings = settings
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """{"row", "source", "text", "title"} [n] -> {"row", "chunks": JSON list of chunk records} [n]."""
+        from rag.ingest.chunking import chunk_sections
+        from rag.ingest.structure import parse_sections
+
+        out = []
+        for source, text, title in zip(batch["source"], batch["text"], batch["title"], strict=True):
+            sections = parse_sections(str(text), title=str(title))
+            chunks = chunk_sections(str(source), str(text), sections, self.settings, self.embedder.fits)
+            out.append(json.dumps([c.to_json() for c in chunks], ensure_ascii=False))
+        return {"row": batch["row"], "chunks": out}
 
 
 def start_ray(address: str | None) -> Any:
@@ -94,6 +122,41 @@ class RayEmbedder:
         """True when the model reads ``text`` whole (see Embedder.fits)."""
         return self.local.fits(text)
 
+    def split_all(self, documents: list[SourceDocument], settings: ChunkerSettings) -> list[list[Chunk]]:
+        """Clean and chunk ``documents`` on the cluster; their chunks, in the documents' order."""
+        from rag.records import Chunk
+
+        if not documents:
+            return []
+        ray, actors, actor_cpus, gpus = self._pool()
+        items = [
+            {"row": i, "source": d.source, "text": d.text, "title": d.title} for i, d in enumerate(documents)
+        ]
+        split = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // 16, 4 * actors)))
+        split = split.map_batches(
+            SplitActor,
+            fn_constructor_kwargs={"name": self.id, "settings": settings},
+            batch_size=16,
+            concurrency=actors,
+            num_cpus=actor_cpus or 1,
+        )
+        out: list[list[Chunk]] = [[] for _ in documents]
+        for batch in split.iter_batches(batch_size=None, batch_format="numpy"):
+            for row, chunks in zip(batch["row"], batch["chunks"], strict=True):
+                out[int(row)] = [Chunk.from_json(c) for c in json.loads(str(chunks))]
+        return out
+
+    def _pool(self) -> tuple[Any, int, float, int]:
+        """Ray, the number of actors, the CPUs each takes, and the cluster's GPUs."""
+        ray = start_ray(self.address)
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        cpus = int(resources.get("CPU", os.cpu_count() or 1))
+        actors = gpus or max(1, cpus - 1)
+        # Never every CPU to the actors: on a one-CPU cluster an actor takes half of it.
+        actor_cpus = 0 if gpus else (1 if cpus > 1 else 0.5)
+        return ray, actors, actor_cpus, gpus
+
     def encode(self, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
         """L2-normalised float32 vectors [len(texts), dim], embedded on the cluster."""
         return self.encode_all(texts)
@@ -109,13 +172,7 @@ class RayEmbedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        ray = start_ray(self.address)
-        resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        cpus = int(resources.get("CPU", os.cpu_count() or 1))
-        actors = gpus or max(1, cpus - 1)
-        # Never every CPU to the actors: on a one-CPU cluster the actor takes half of it.
-        actor_cpus = 0 if gpus else (1 if cpus > 1 else 0.5)
+        ray, actors, actor_cpus, gpus = self._pool()
         items = [{"row": i, "text": t} for i, t in enumerate(texts)]
         dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // BATCH, 4 * actors)))
         embedded = dataset.map_batches(

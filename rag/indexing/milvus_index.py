@@ -8,7 +8,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +121,7 @@ class MilvusIndex(Index):
     store: MilvusStore | None = None
     generation: str = ""
     checked: float = 0.0  # when the live generation was last compared with this one
+    _terms_cache: dict[int, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, store: MilvusStore, generation: str) -> MilvusIndex:
@@ -211,7 +212,22 @@ class MilvusIndex(Index):
     def chunks_with(self, term: str, positions: np.ndarray) -> np.ndarray:  # noqa: D102
         import numpy as np
 
-        return np.array([term in self.terms.text(int(p)) for p in positions], dtype=bool)
+        return np.array([term in self._bm25_terms(int(p)) for p in positions], dtype=bool)
+
+    def _bm25_terms(self, position: int) -> frozenset[str]:
+        """The words BM25 indexed for a chunk (its title and cleaned sentences, as the build
+        tokenized them: the folder index reads the same set off bm25s's matrix), cached."""
+        found = self._terms_cache.get(position)
+        if found is None:
+            from rag.indexing.lexical import tokenize
+            from rag.ingest.chunking import embedding_text
+
+            chunk = self.chunks[position]
+            found = frozenset(tokenize(embedding_text(chunk.title, chunk.sentences)))
+            if len(self._terms_cache) >= CACHED_ROWS:
+                self._terms_cache.clear()
+            self._terms_cache[position] = found
+        return found
 
     def prefetch(self, positions: Iterable[int], *, sentences: bool = False) -> None:  # noqa: D102
         records: _Records = self.chunks  # type: ignore[assignment]
