@@ -86,7 +86,10 @@ def test_seeds_answer_with_the_same_citations_as_the_folder_index(
     assert report.where == store_spec and report.chunks == engine.index.size
     milvus = Engine.open(load_index(tmp_path / "index"), embedder)
     assert isinstance(milvus.index, MilvusIndex)
-    for question in QUESTIONS:
+    from rag.evaluation.datasets import load_seed_examples
+
+    examples = load_seed_examples(SEEDS.parent / "eval" / "qa.jsonl", SEEDS)
+    for question in QUESTIONS + [e.question for e in examples]:
         assert _citations(milvus, question) == _citations(engine, question), question
         assert milvus.ask(question).text == engine.ask(question).text
 
