@@ -266,3 +266,36 @@ def test_lost_rows_are_found_by_check_and_repaired_by_the_next_build(lite, tmp_p
     assert check_index(tmp_path / "index") == (2, [chunks])
     report = build_index(load_paths([SEEDS]), tmp_path / "index", embedder=fake_embedder)
     assert report.repaired == [chunks] and check_index(tmp_path / "index") == (2, [])
+
+
+def test_a_refused_token_gives_one_line_naming_the_variable(tmp_path, monkeypatch):
+    """A gRPC server on loopback answering every call as an auth-enabled Milvus answers a wrong
+    token: UNAUTHENTICATED, "auth check failure, please check username and password are
+    correct" (milvus-io/milvus#37714). Milvus Lite itself has no authentication."""
+    from concurrent import futures
+
+    import grpc
+
+    class RefuseAll(grpc.GenericRpcHandler):
+        def service(self, handler_call_details):
+            def refuse(request, context):
+                context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "auth check failure, please check username and password are correct",
+                )
+
+            return grpc.unary_unary_rpc_method_handler(refuse)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=[RefuseAll()])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        monkeypatch.setenv("RAG_STORE", f"milvus://127.0.0.1:{port}")
+        monkeypatch.setenv("RAG_MILVUS_TOKEN", "root:wrong")
+        with pytest.raises(StoreError) as raised:
+            load_index(tmp_path / "index")
+        message = str(raised.value)
+        assert "refused the credentials" in message and "RAG_MILVUS_TOKEN" in message
+        assert "\n" not in message
+    finally:
+        server.stop(None)

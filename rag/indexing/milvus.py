@@ -104,13 +104,30 @@ def _clear_errors(address: Address, doing: str) -> Iterator[None]:
     try:
         yield
     except MilvusException as error:
-        raise StoreError(_explain(address, doing, str(error.message or error))) from None
+        raise StoreError(_explain(address, doing, str(error.message or error), _causes(error))) from None
     except (ConnectionError, OSError, RuntimeError) as error:  # gRPC's own, and Lite's lock
         raise StoreError(_explain(address, doing, str(error))) from None
 
 
-def _explain(address: Address, doing: str, message: str) -> str:
-    lowered = message.lower()
+def _causes(error: BaseException) -> str:
+    """The details of the errors behind ``error``: pymilvus reports a refused login while
+    connecting as "Fail connecting to server", and only the gRPC error it wraps says why
+    (UNAUTHENTICATED, "auth check failure…")."""
+    found: list[str] = []
+    cause = error.__cause__ or error.__context__
+    for _ in range(10):  # a chain can loop back on itself (pymilvus re-raises "from e" as e)
+        if cause is None:
+            break
+        code = getattr(cause, "code", None)
+        details = getattr(cause, "details", None)
+        if callable(code) and callable(details) and details() not in found:  # a grpc.RpcError
+            found.append(str(details()))
+        cause = cause.__cause__ or cause.__context__
+    return "; ".join(found)
+
+
+def _explain(address: Address, doing: str, message: str, causes: str = "") -> str:
+    lowered = f"{message} {causes}".lower()
     if address.lite and ("lock" in lowered or "in use" in lowered or "unavailable" in lowered):
         return (
             f"Cannot {doing} {address.spec}: another process has the Milvus Lite file open (Lite "
@@ -118,8 +135,9 @@ def _explain(address: Address, doing: str, message: str) -> str:
             f"{address.uri}` and --store milvus://127.0.0.1:19530."
         )
     if any(word in lowered for word in ("auth", "token", "password", "permission", "denied", "401")):
+        reason = causes if "auth" in causes.lower() else message.strip()
         return (
-            f"Milvus at {address.uri} refused the credentials ({message.strip()}); set "
+            f"Milvus at {address.uri} refused the credentials ({reason}); set "
             "RAG_MILVUS_TOKEN to user:password or the cluster's API key."
         )
     if any(word in lowered for word in ("connect", "unavailable", "deadline", "timeout", "timed out")):
