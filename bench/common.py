@@ -107,7 +107,13 @@ def spread(rows: Sequence[dict], n: int) -> list[dict]:
     return [rows[int(i * step)] for i in range(n)]
 
 
-def run_child(module: str, args: Sequence[str], python: str | None = None, timeout: float = 3600) -> dict:
+def run_child(
+    module: str,
+    args: Sequence[str],
+    python: str | None = None,
+    timeout: float = 3600,
+    env: dict[str, str] | None = None,
+) -> dict:
     """Run ``python -m module args`` in a fresh process and return the JSON it prints last.
 
     Each measurement runs in its own process so that its peak RSS, its loaded libraries and
@@ -118,7 +124,13 @@ def run_child(module: str, args: Sequence[str], python: str | None = None, timeo
     """
     command = [python or sys.executable, "-m", module, *args]
     done = subprocess.run(
-        command, cwd=ROOT, env=offline_env(), capture_output=True, text=True, timeout=timeout, check=False
+        command,
+        cwd=ROOT,
+        env={**offline_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-4000:]}")

@@ -67,6 +67,30 @@ def table(results: dict) -> str:
                               _f(row["query"]["p95_ms"]), _f(row.get("hit_at_k"), 3),
                               _f(row["peak_rss_mb"], 0),
                               _f(row.get("build_speedup")), _f(row.get("query_speedup"))))  # fmt: skip
+    start = results.get("browser_start", {})
+    if "first_run" in start:
+        first, again = start["first_run"], start["next_run"]
+        lines += [
+            "",
+            f"`make run` to the first answer in chromium: {_f(first['to_first_answer_s'])} s over an empty "
+            f"index (build {_f(first['index_s'])} s, server up {_f(first['serve_until_http_s'])} s, page "
+            f"{_f(first['page_ready_s'])} s, answer {_f(first['question_to_answer_s'])} s); "
+            f"{_f(again['to_first_answer_s'])} s again with the index built",
+        ]
+    if results.get("rounds"):
+        rounds = results["rounds"]
+        fast = ", ".join(
+            f"{name} {_f(row.get('build_speedup_int8_pooled'))}×"
+            for name, row in peers
+            if "skipped" not in row
+        )
+        lines += [
+            "",
+            f"builds interleaved over {len(rounds)} rounds (A B C D, then D C B A; medians): "
+            + "; ".join(" ".join(f"{k} {_f(v)} s" for k, v in r.items()) for r in rounds),
+            f"rag with int8 weights and pooled sentence vectors (opt-in): "
+            f"{_f(results.get('rag_int8_pooled_build_s'))} s, build speedup {fast}",
+        ]
     for size, point in results.get("scale", {}).items():
         title = f"{int(size):,} synthetic vectors (rag picks {point['rag_picks']})"
         lines += _head(title, "build s", "p50 ms", "p95 ms", "cold p50 ms", "recall@10", "RAM MB",

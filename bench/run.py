@@ -19,12 +19,26 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.common import RESULTS, SEEDS, SQUAD, run_child, versions
+from bench.common import RESULTS, ROOT, SEEDS, SQUAD, run_child, versions
 from bench.query import load_questions, measure_cold_start
 from bench.report import table
 
-FULL = {"questions": 500, "scale": [100_000, 1_000_000], "seed_repeats": 2, "cold_repeats": 3, "limit": None}
-TINY = {"questions": 8, "scale": [3_000], "seed_repeats": 1, "cold_repeats": 1, "limit": 2}
+FULL = {
+    "questions": 500,
+    "scale": [100_000, 1_000_000],
+    "seed_repeats": 2,
+    "cold_repeats": 3,
+    "limit": None,
+    "rounds": 2,
+}
+TINY = {"questions": 8, "scale": [3_000], "seed_repeats": 1, "cold_repeats": 1, "limit": 2, "rounds": 2}
+# The builds compared in interleaved rounds: rag as shipped, rag with the opt-in fast build
+# (int8 weights, pooled sentence vectors; README), and the peers.
+RAG_MODES = {
+    "rag": {},
+    "rag-int8-pooled": {"RAG_EMBEDDER_PRECISION": "int8", "RAG_SENTENCE_VECTORS": "pooled"},
+}
+PEERS = ("langchain", "llamaindex")
 
 
 def peers_available() -> bool:
@@ -75,6 +89,14 @@ def run(out: Path, *, tiny: bool = False, skip: Sequence[str] = ()) -> dict:
             results.update(_query(index_dir, questions, plan))
         if "peers" not in skip and have_squad:
             results.update(_peers(results, plan))
+        if "browser" not in skip:  # `make run` to the first answer in chromium (bench/browser_start.py)
+            # The product's venv (Playwright comes with its test extra, not with the peers' venv).
+            product = ROOT / ".venv" / "bin" / "python"
+            results["browser_start"] = run_child(
+                "bench.browser_start",
+                ["--corpus", str(SEEDS)],
+                python=str(product) if product.exists() else None,
+            )
         if "scale" not in skip:
             results["scale"] = run_child("bench.scale", ["--sizes", *map(str, plan["scale"])])
     results["total_s"] = round(time.perf_counter() - started, 1)
@@ -103,37 +125,67 @@ def _query(index_dir: Path, questions: Path, plan: dict) -> dict:
 
 
 def _peers(results: dict, plan: dict) -> dict:
-    """Each peer over the same corpus and questions, with ratios peer time / ours."""
+    """rag and each peer over the same corpus and questions, in interleaved rounds.
+
+    Round 1 builds A B C D, round 2 D C B A, and so on: a load that drifts over the run
+    (another process, thermal limits) weighs on every system alike, and each round's ratio
+    compares builds made minutes apart. Ratios are peer time / rag time, per round, then
+    their median; each system's figures are its medians over the rounds.
+    """
+    import statistics
+
     if not peers_available():
         return {
             name: {"skipped": "peers not installed: run `make bench` (it builds .venv-bench)"}
-            for name in ("langchain", "llamaindex")
+            for name in PEERS
         }
-    ours_build = results.get("ingest", {}).get("squad", {}).get("build_s")
-    ours_query = results.get("retrieve_p50_ms")
     limit = ["--limit-docs", str(plan["limit"])] if plan["limit"] else []
-    found = {}
-    for name in ("langchain", "llamaindex"):
-        peer = run_child(
-            "bench.peers",
-            [
-                name,
-                "--corpus",
-                str(SQUAD / "corpus.jsonl"),
-                "--questions",
-                str(SQUAD / "qa.jsonl"),
-                "-n",
-                str(plan["questions"]),
-                *limit,
-            ],
+    corpus = ["--corpus", str(SQUAD / "corpus.jsonl")]
+    systems = [*RAG_MODES, *PEERS]
+    rounds: list[dict[str, dict]] = []
+    for number in range(plan["rounds"]):
+        found: dict[str, dict] = {}
+        for system in systems if number % 2 == 0 else reversed(systems):
+            if system in RAG_MODES:
+                documents = ["--limit", str(plan["limit"])] if plan["limit"] else []
+                found[system] = run_child(
+                    "bench.ingest",
+                    ["--jsonl", str(SQUAD / "corpus.jsonl"), "--build-only", *documents],
+                    env=RAG_MODES[system],
+                )
+            else:
+                found[system] = run_child(
+                    "bench.peers",
+                    [
+                        system,
+                        *corpus,
+                        "--questions",
+                        str(SQUAD / "qa.jsonl"),
+                        "-n",
+                        str(plan["questions"]),
+                        *limit,
+                    ],
+                )
+        rounds.append(found)
+    ours_query = results.get("retrieve_p50_ms")
+    out: dict = {"rounds": [{name: row["build_s"] for name, row in found.items()} for found in rounds]}
+    rag_build = statistics.median(r["rag"]["build_s"] for r in rounds)
+    for mode in RAG_MODES:
+        out[mode.replace("-", "_") + "_build_s"] = statistics.median(r[mode]["build_s"] for r in rounds)
+    for name in PEERS:
+        peer = dict(rounds[-1][name])  # its query figures and versions: the last round's
+        peer["build_s"] = statistics.median(r[name]["build_s"] for r in rounds)
+        peer["rag_build_s"], peer["rag_query_p50_ms"] = rag_build, ours_query  # what the ratios divide by
+        peer["build_speedup"] = round(
+            statistics.median(r[name]["build_s"] / r["rag"]["build_s"] for r in rounds), 2
         )
-        peer["rag_build_s"], peer["rag_query_p50_ms"] = ours_build, ours_query  # what the ratios divide by
+        peer["build_speedup_int8_pooled"] = round(
+            statistics.median(r[name]["build_s"] / r["rag-int8-pooled"]["build_s"] for r in rounds), 2
+        )
         if ours_query:
             peer["query_speedup"] = round(peer["query"]["p50_ms"] / ours_query, 2)
-        if ours_build:
-            peer["build_speedup"] = round(peer["build_s"] / ours_build, 2)
-        found[name] = peer
-    return found
+        out[name] = peer
+    return out
 
 
 def _seed_questions(folder: Path) -> Path:
@@ -166,7 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--tiny", action="store_true", help="a few documents and vectors: checks the code only"
     )
-    parser.add_argument("--skip", nargs="*", default=[], choices=["ingest", "query", "peers", "scale"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["ingest", "query", "peers", "browser", "scale"]
+    )
     args = parser.parse_args(argv)
     results = run(args.out, tiny=args.tiny, skip=args.skip)
     print(table(results))

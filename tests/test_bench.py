@@ -60,6 +60,9 @@ def test_tiny_benchmark_run_writes_every_figure(tmp_path):
         assert {"p50_ms", "recall_at_10", "ram_mb", "build_s"} <= set(point["types"][kind])
     assert point["types"]["flat"]["recall_at_10"] == 1.0
     assert "retrieve()" in table(results) and "ivfpq" in table(results)
+    start = results["browser_start"]
+    assert start["first_run"]["answered"] and start["next_run"]["answered"]
+    assert start["next_run"]["to_first_answer_s"] > 0 and "first answer in chromium" in table(results)
 
 
 def _tiny_corpus(folder: Path, seeds_dir: Path) -> tuple[Path, Path]:
@@ -119,3 +122,37 @@ def test_ingest_texts_match_what_rag_embeds(tmp_path):
     chunks, sentences = embedded_texts(tmp_path / "index")
     index = load_index(tmp_path / "index")
     assert len(chunks) == index.size and len(sentences) == len(index.sentence_vectors)
+
+
+def test_builds_interleave_in_alternating_rounds_and_ratios_are_per_round(monkeypatch):
+    """The scheduling of `make bench`'s builds (A B C D, D C B A) and its arithmetic: each
+    child's figures are stand-ins here; the children themselves are run by the tests above."""
+    import bench.run as runner
+
+    calls: list[str] = []
+    seconds = {
+        "rag": [10.0, 20.0],
+        "rag-int8-pooled": [5.0, 8.0],
+        "langchain": [15.0, 22.0],
+        "llamaindex": [30.0, 40.0],
+    }
+
+    def child(module, args, python=None, timeout=3600, env=None):
+        if module == "bench.ingest":
+            system = "rag-int8-pooled" if env and env.get("RAG_EMBEDDER_PRECISION") == "int8" else "rag"
+            assert "--build-only" in args
+        else:
+            system = args[0]
+        calls.append(system)
+        taken = seconds[system][sum(c == system for c in calls) - 1]
+        return {"build_s": taken, "chunks": 4, "query": {"p50_ms": 9.0, "p95_ms": 12.0}}
+
+    monkeypatch.setattr(runner, "run_child", child)
+    monkeypatch.setattr(runner, "peers_available", lambda: True)
+    out = runner._peers({"retrieve_p50_ms": 3.0}, {**runner.TINY, "rounds": 2})
+    systems = ["rag", "rag-int8-pooled", "langchain", "llamaindex"]
+    assert calls == systems + systems[::-1]
+    assert out["rounds"] == [{s: seconds[s][0] for s in systems}, {s: seconds[s][1] for s in systems[::-1]}]
+    assert out["langchain"]["build_speedup"] == round((15 / 10 + 22 / 20) / 2, 2)  # median of 2 = mean
+    assert out["llamaindex"]["build_speedup_int8_pooled"] == round((30 / 5 + 40 / 8) / 2, 2)
+    assert out["langchain"]["rag_build_s"] == 15.0 and out["langchain"]["query_speedup"] == 3.0
