@@ -299,3 +299,20 @@ def test_a_refused_token_gives_one_line_naming_the_variable(tmp_path, monkeypatc
         assert "\n" not in message
     finally:
         server.stop(None)
+
+
+def test_a_replica_answers_from_a_build_another_process_made(lite, tmp_path, monkeypatch):
+    """Two replicas share one store: the engine cache notices the other's build and reloads."""
+    from rag.engine import get_engine
+
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
+    clear_engines()
+    build_index(load_paths([SEEDS]), tmp_path / "index")
+    before = get_engine(tmp_path / "index")
+    extra = SourceDocument("harbour.md", NOTE.decode())
+    build_index([*load_paths([SEEDS]), extra], tmp_path / "index")  # the other replica's upload
+    before.index.checked = 0.0  # its once-a-second check, due now
+    after = get_engine(tmp_path / "index")
+    assert after is not before and "harbour.md" in after.index.manifest.files
+    assert after.ask("How much cargo did the harbour of Kotka handle?").citations[0].source == "harbour.md"
+    clear_engines()
