@@ -5,6 +5,7 @@ and distributed embedding through a local Ray (rag.indexing.distributed)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -184,15 +185,30 @@ def test_library_uploads_and_deletes_on_milvus(lite, tmp_path, monkeypatch):
 
 def test_ray_builds_the_same_index_as_a_local_build(tmp_path, fake_embedder):
     import numpy as np
-    import ray
 
-    from rag.indexing.distributed import stop_ray
-
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        build_index(load_paths([SEEDS]), tmp_path / "ray", embedder=fake_embedder, ray="local")
-    finally:
-        stop_ray()
+    # In a process of its own: Ray forks its node processes, and this test process may hold
+    # gRPC threads (the Milvus Lite engines of the tests above), which can stall that start.
+    script = (
+        "import sys, ray\n"
+        "from rag.indexing.build import build_index\n"
+        "from rag.indexing.distributed import stop_ray\n"
+        "from rag.indexing.embedders import HashEmbedder\n"
+        "from rag.ingest.loading import load_paths\n"
+        "ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)\n"
+        "try:\n"
+        "    build_index(load_paths([sys.argv[1]]), sys.argv[2], embedder=HashEmbedder(), ray='local')\n"
+        "finally:\n"
+        "    stop_ray()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RAG_STORE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(SEEDS), str(tmp_path / "ray")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
     build_index(load_paths([SEEDS]), tmp_path / "local", embedder=fake_embedder)
     distributed, local = load_index(tmp_path / "ray"), load_index(tmp_path / "local")
     assert [c.to_json() for c in distributed.chunks] == [c.to_json() for c in local.chunks]

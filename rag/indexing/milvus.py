@@ -148,6 +148,15 @@ def _explain(address: Address, doing: str, message: str, causes: str = "") -> st
     return f"Milvus at {address.uri} failed to {doing}: {message.strip()}"
 
 
+def _documents(contents: IndexContents) -> dict[str, list[Any]]:
+    """source -> [chunks, document title] (the first part of a "Document › Section" title)."""
+    documents: dict[str, list[Any]] = {}
+    for chunk in contents.chunks:
+        entry = documents.setdefault(chunk.source, [0, chunk.title.split(" › ")[0]])
+        entry[0] += 1
+    return documents
+
+
 class MilvusStore:
     """An index in Milvus (see the module docstring); implements rag.indexing.stores.Store.
 
@@ -254,6 +263,7 @@ class MilvusStore:
             self._write_sentences(generation, contents.sentence_vectors, manifest.dimension)
             self._put_json(generation, "manifest", asdict(manifest))
             self._put_json(generation, "doc_freq", dict(contents.doc_freq))
+            self._put_json(generation, "documents", _documents(contents))
             self.call("write", "flush", META)
             # The switch: one row, written after everything it points at.
             self.call(
@@ -266,28 +276,18 @@ class MilvusStore:
             raise
         self._drop_stale(keep={generation, previous})
 
-    def summary(self) -> IndexSummary:  # noqa: D102
+    def summary(self) -> IndexSummary:
+        """Per source file: chunks, title, when embedded; read from one JSON value the build
+        wrote, not from the chunk rows (the documents list must not scan millions of rows)."""
         from collections import Counter
 
-        manifest = self.manifest()
-        if manifest is None:
-            return IndexSummary(Counter(), {}, {})
-        chunks: Counter[str] = Counter()
-        titles: dict[str, str] = {}
         generation = self._current()
-        assert generation is not None
-        name = self._collection(generation, "chunks")
-        for start in range(0, manifest.chunks, FETCH_ROWS):
-            rows = self.call(
-                "list documents",
-                "query",
-                name,
-                filter=f"id >= {start} and id < {start + FETCH_ROWS}",
-                output_fields=["source", "title"],
-            )
-            for row in rows:
-                chunks[row["source"]] += 1
-                titles.setdefault(row["source"], row["title"].split(" › ")[0])
+        manifest = self._manifest(generation) if generation else None
+        if generation is None or manifest is None:
+            return IndexSummary(Counter(), {}, {})
+        documents = self._get_json(generation, "documents")
+        chunks = Counter({source: count for source, (count, _) in documents.items()})
+        titles = {source: title for source, (_, title) in documents.items()}
         indexed = {source: manifest.indexed.get(source, manifest.created) for source in manifest.files}
         return IndexSummary(chunks, titles, indexed)
 
