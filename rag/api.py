@@ -145,10 +145,11 @@ def remove_documents(names: Iterable[str], *, index: Path | str | None = None) -
 
 
 def check_index(index: Path | str | None = None) -> tuple[int, list[str]]:
-    """Check every file of an index against the checksums its manifest recorded.
+    """Check every part of an index against what its manifest recorded: each file's checksum
+    in an index folder, each collection's row count in a Milvus store.
 
     Returns:
-        (files checked, names of damaged files); ([] = intact). An index built before
+        (parts checked, names of damaged parts); ([] = intact). An index folder built before
         checksums were recorded has none: (0, []).
 
     Raises:
@@ -156,22 +157,10 @@ def check_index(index: Path | str | None = None) -> tuple[int, list[str]]:
         IndexCorruptError: its manifest is unreadable.
     """
     from rag.config import default_index
-    from rag.indexing.store import damaged_files, read_live, read_manifest
-    from rag.indexing.stores import FileStore, open_store
+    from rag.indexing.stores import open_store
 
-    index_dir = Path(index if index is not None else default_index())
-    store = open_store(index_dir)
-    if not isinstance(store, FileStore):  # a remote store: each collection's row count
-        store.load()  # raises when there is nothing there, or it cannot be read
-        manifest = store.manifest()
-        assert manifest is not None
-        return 2, store.damaged(manifest)
-
-    def check(generation: Path) -> tuple[int, list[str]]:
-        manifest = read_manifest(generation, index_dir)
-        return len(manifest.checksums), damaged_files(generation, manifest)
-
-    return read_live(index_dir, check)
+    report = open_store(Path(index if index is not None else default_index())).check()
+    return report.checked, report.damaged
 
 
 def load_index(index: Path | str | None = None):  # noqa: ANN201 - Index, imported lazily

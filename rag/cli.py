@@ -35,34 +35,13 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    """`rag index --check`: every file against its checksum; exit status 1 when damaged."""
-    from rag.api import check_index
+    """`rag index --check`: every part against its manifest; exit status 1 when damaged."""
     from rag.config import default_index
-    from rag.indexing.stores import FileStore, open_store
+    from rag.indexing.stores import open_store
 
-    index_dir = args.index or default_index()
-    store = open_store(index_dir)
-    checked, damaged = check_index(index_dir)
-    if not isinstance(store, FileStore):  # a Milvus store: row counts against the manifest
-        if damaged:
-            print(
-                f"Index {store.label} is damaged: {', '.join(damaged)} do not hold the rows the "
-                f"manifest records; repair it with `rag index --store {store.label} PATHS…`."
-            )
-            return 1
-        print(f"Index {store.label} is intact: its {checked} collections hold the rows the manifest records.")
-        return 0
-    if damaged:
-        print(
-            f"Index {index_dir} is damaged: {', '.join(damaged)} no longer match their checksums; "
-            f"repair it with `rag index --index {index_dir} PATHS…` (the same paths as before)."
-        )
-        return 1
-    if not checked:
-        print(f"Index {index_dir} was built before checksums were recorded; `rag index --force` adds them.")
-        return 0
-    print(f"Index {index_dir} is intact: {checked} files match their checksums.")
-    return 0
+    report = open_store(args.index or default_index()).check()
+    print(report.summary())
+    return 1 if report.damaged else 0
 
 
 def _watch_index(args: argparse.Namespace, rebuild: Callable[[], BuildReport]) -> None:

@@ -162,7 +162,9 @@ def test_bad_addresses_and_models_give_one_line(tmp_path, monkeypatch, capsys, f
         Engine.open(load_index(tmp_path / "index"), OtherModel())
 
 
-def test_library_uploads_and_deletes_on_milvus(lite, tmp_path, monkeypatch):
+@pytest.fixture()
+def milvus_library(lite, tmp_path, monkeypatch):
+    """A copy of the seeds as a library indexed into a Milvus Lite file (fake embedder)."""
     from rag.library import Library
 
     monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
@@ -170,6 +172,11 @@ def test_library_uploads_and_deletes_on_milvus(lite, tmp_path, monkeypatch):
     shutil.copytree(SEEDS, corpus)
     library = Library("seeds", corpus, tmp_path / "index")
     library.sync()
+    return library
+
+
+def test_library_uploads_and_deletes_on_milvus(milvus_library, tmp_path):
+    library = milvus_library
     added = library.add([("harbour.md", NOTE)])
     assert added.added == ["harbour.md"] and added.file_chunks == {"harbour.md": 1}
     listed = {d.name: d.chunks for d in library.documents()}
@@ -242,18 +249,13 @@ def test_squad_slice_ranks_and_answers_alike_in_both_stores(tmp_path, embedder, 
     assert same >= 0.95
 
 
-def test_the_served_ui_uploads_and_deletes_on_a_milvus_lite_file(lite, tmp_path, monkeypatch):
+def test_the_served_ui_uploads_and_deletes_on_a_milvus_lite_file(milvus_library, tmp_path):
     """The real Gradio app over a Milvus Lite file, driven through its API as the page does."""
     from gradio_client import Client, handle_file
 
-    from rag.library import Library
     from ui.app import build_app, serve
 
-    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
-    corpus = tmp_path / "docs"
-    shutil.copytree(SEEDS, corpus)
-    library = Library("seeds", corpus, tmp_path / "index")
-    library.sync()
+    library = milvus_library
     app = build_app([library])  # builds stay in this process: the Lite file admits one
     assert library.builder is None
     url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))

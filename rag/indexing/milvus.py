@@ -43,7 +43,7 @@ from rag.indexing.store import FORMAT_VERSION, LOAD_ATTEMPTS, IndexSummary, Mani
 if TYPE_CHECKING:
     import numpy as np
 
-    from rag.indexing.stores import IndexContents
+    from rag.indexing.stores import IndexContents, IntegrityReport
 
 PREFIX = "rag"
 META = f"{PREFIX}_meta"
@@ -250,6 +250,19 @@ class MilvusStore:
             if not self.call("check", "has_collection", name) or self._count(name) != expected:
                 damaged.append(name)
         return damaged
+
+    def check(self) -> IntegrityReport:
+        """Each collection of the live generation against the row counts its manifest records."""
+        from rag.indexing.stores import IntegrityReport
+
+        manifest = self.load().manifest  # raises when nothing was built, or it cannot be read
+        return IntegrityReport(
+            self.label,
+            2,
+            self.damaged(manifest),
+            "collections hold the rows the manifest records",
+            f"`rag index --store {self.label} PATHS…`",
+        )
 
     def write(self, manifest: Manifest, contents: IndexContents) -> None:  # noqa: D102
         generation = f"g{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:8]}"

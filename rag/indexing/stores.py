@@ -44,6 +44,31 @@ class IndexContents:
     doc_freq: Counter[str]  # stemmed word -> chunks holding it
 
 
+@dataclass(frozen=True)
+class IntegrityReport:
+    """What `rag index --check` found: the parts checked and those that no longer match."""
+
+    where: str  # the store's label
+    checked: int  # parts checked (0: an index folder built before checksums were recorded)
+    damaged: list[str]
+    matched: str  # what an intact part does, for the message ("files match their checksums")
+    repair: str  # the command that repairs a damaged index
+
+    def summary(self) -> str:
+        """One line for the CLI."""
+        if self.damaged:
+            damaged = ", ".join(self.damaged)
+            return (
+                f"Index {self.where} is damaged: {damaged} no longer match its manifest; "
+                f"repair it with {self.repair}."
+            )
+        if not self.checked:
+            return (
+                f"Index {self.where} was built before checksums were recorded; `rag index --force` adds them."
+            )
+        return f"Index {self.where} is intact: {self.checked} {self.matched}."
+
+
 class Store(Protocol):
     """One index's storage. Implementations: :class:`FileStore`, rag.indexing.milvus.MilvusStore."""
 
@@ -76,6 +101,13 @@ class Store(Protocol):
 
     def write(self, manifest: Manifest, contents: IndexContents) -> None:
         """Write a complete new build, then make it live in one atomic step (caller holds the lock)."""
+
+    def check(self) -> IntegrityReport:
+        """Every part of the live build against what its manifest recorded.
+
+        Raises:
+            IndexNotFoundError: nothing was built there; IndexCorruptError, StoreError.
+        """
 
     def summary(self) -> IndexSummary:
         """Per source file: chunks, title, when embedded (empty when nothing was built)."""
@@ -133,6 +165,17 @@ class FileStore:
         from rag.indexing.store import write_generation
 
         write_generation(self.index_dir, manifest, lambda folder: write_folder(folder, contents, manifest))
+
+    def check(self) -> IntegrityReport:  # noqa: D102
+        from rag.indexing.store import damaged_files, read_live, read_manifest
+
+        def check(generation: Path) -> tuple[int, list[str]]:
+            manifest = read_manifest(generation, self.index_dir)
+            return len(manifest.checksums), damaged_files(generation, manifest)
+
+        checked, damaged = read_live(self.index_dir, check)
+        repair = f"`rag index --index {self.index_dir} PATHS…` (the same paths as before)"
+        return IntegrityReport(str(self.index_dir), checked, damaged, "files match their checksums", repair)
 
     def summary(self) -> IndexSummary:  # noqa: D102
         from rag.indexing.store import read_summary
