@@ -86,8 +86,9 @@ def table(results: dict) -> str:
         )
         lines += [
             "",
-            f"builds interleaved over {len(rounds)} rounds (A B C D, then D C B A; medians): "
+            f"builds interleaved over {len(rounds)} rounds (one order, then its reverse; medians): "
             + "; ".join(" ".join(f"{k} {_f(v)} s" for k, v in r.items()) for r in rounds),
+            f"rag embedding in fp32 (RAG_BUILD_BF16=off): {_f(results.get('rag_fp32_build_s'))} s",
             f"rag with int8 weights and pooled sentence vectors (opt-in): "
             f"{_f(results.get('rag_int8_pooled_build_s'))} s, build speedup {fast}",
         ]

@@ -36,6 +36,7 @@ VARIABLES: dict[str, str] = {
     "RAG_SENTENCE_VECTORS": "separate or pooled (one pass per chunk); unset: an index keeps its own",
     "RAG_DEVICE": "cpu, cuda or auto (default: a CUDA GPU when one can be used) for embedding",
     "RAG_EMBEDDER_PRECISION": "fp32 or int8 (8-bit weights, ONNX Runtime); unset: an index keeps its own",
+    "RAG_BUILD_BF16": "auto (default: bfloat16 on CPUs with AMX for large builds), on or off",
     "RAG_STORE": "where the index is kept: files (default), milvus:./rag.db or milvus://HOST:19530",
     "RAG_MILVUS_TOKEN": "the token sent to a Milvus server (user:password, or an API key)",
     "RAG_CACHE_DIR": "where the ONNX export of the embedding model is kept (default: the user cache)",
@@ -64,6 +65,7 @@ class Settings:
     embedder_precision: Literal["fp32", "int8"] | None = None  # None: fp32, or an index's own
     device: Literal["cpu", "cuda", "auto"] = "auto"
     sentence_vectors: Literal["separate", "pooled"] | None = None  # None: separate, or an index's own
+    build_bf16: Literal["auto", "on", "off"] = "auto"
     cache_dir: Path | None = None
     store: str | None = None  # None: the index folder
     milvus_token: str | None = None

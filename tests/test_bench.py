@@ -132,6 +132,7 @@ def test_builds_interleave_in_alternating_rounds_and_ratios_are_per_round(monkey
     calls: list[str] = []
     seconds = {
         "rag": [10.0, 20.0],
+        "rag-fp32": [18.0, 30.0],
         "rag-int8-pooled": [5.0, 8.0],
         "langchain": [15.0, 22.0],
         "llamaindex": [30.0, 40.0],
@@ -139,7 +140,9 @@ def test_builds_interleave_in_alternating_rounds_and_ratios_are_per_round(monkey
 
     def child(module, args, python=None, timeout=3600, env=None):
         if module == "bench.ingest":
-            system = "rag-int8-pooled" if env and env.get("RAG_EMBEDDER_PRECISION") == "int8" else "rag"
+            env = env or {}
+            system = {"int8": "rag-int8-pooled"}.get(env.get("RAG_EMBEDDER_PRECISION", ""), "rag")
+            system = "rag-fp32" if env.get("RAG_BUILD_BF16") == "off" else system
             assert "--build-only" in args
         else:
             system = args[0]
@@ -150,9 +153,10 @@ def test_builds_interleave_in_alternating_rounds_and_ratios_are_per_round(monkey
     monkeypatch.setattr(runner, "run_child", child)
     monkeypatch.setattr(runner, "peers_available", lambda: True)
     out = runner._peers({"retrieve_p50_ms": 3.0}, {**runner.TINY, "rounds": 2})
-    systems = ["rag", "rag-int8-pooled", "langchain", "llamaindex"]
+    systems = ["rag", "rag-fp32", "rag-int8-pooled", "langchain", "llamaindex"]
     assert calls == systems + systems[::-1]
     assert out["rounds"] == [{s: seconds[s][0] for s in systems}, {s: seconds[s][1] for s in systems[::-1]}]
     assert out["langchain"]["build_speedup"] == round((15 / 10 + 22 / 20) / 2, 2)  # median of 2 = mean
     assert out["llamaindex"]["build_speedup_int8_pooled"] == round((30 / 5 + 40 / 8) / 2, 2)
+    assert out["rag_fp32_build_s"] == 24.0
     assert out["langchain"]["rag_build_s"] == 15.0 and out["langchain"]["query_speedup"] == 3.0

@@ -340,6 +340,12 @@ def _assemble_and_write(
         notify(0.9 * embedded[0] / max(to_embed[0], 1), message)
 
     texts = [embedding_text(c.title, c.sentences) for c in chunks]
+    if not pooled:  # pooled vectors come from ONNX Runtime's one pass (encode_spans)
+        from rag.indexing.bulk import bulk_encoder
+
+        characters = sum(len(texts[i]) for i, part in enumerate(chunk_vector_parts) if part is None)
+        characters += sum(len(sentence_texts[i]) for i, row in enumerate(sentence_vector_rows) if row is None)
+        embedder = bulk_encoder(embedder, characters)
     if pooled:  # one pass per chunk gives its sentences' vectors too
         _pool_sentences(chunk_vector_parts, sentence_vector_rows, texts, chunks, rows, embedder, advance)
         to_embed[0] += sum(r is None for r in sentence_vector_rows)  # the few no pass could read

@@ -56,9 +56,12 @@ class SentenceTransformerEmbedder:
         vectors = embedder.encode(["Who is the spokesperson?"])
     """
 
-    def __init__(self, name: str = DEFAULT_EMBEDDER, device: str = "cpu") -> None:
+    def __init__(self, name: str = DEFAULT_EMBEDDER, device: str = "cpu", *, bf16: bool = False) -> None:
         self.id = name
         self.device = device
+        # Compute in bfloat16 (torch autocast; the weights stay fp32): for builds on CPUs with
+        # bfloat16 matrix units (rag.indexing.bulk).
+        self.bf16 = bf16
         path = _resolve(name)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub at run time
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -90,16 +93,19 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """L2-normalised float32 vectors, shape [len(texts), dimension], one row per text."""
         import numpy as np
+        import torch
 
-        with self._lock:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock, torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.bf16):
             vectors = self._model.encode(
                 texts,
                 batch_size=batch_size,
                 normalize_embeddings=True,
-                convert_to_numpy=True,
+                convert_to_tensor=True,
                 show_progress_bar=False,
             )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return np.ascontiguousarray(vectors.float().cpu().numpy(), dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces including the [CLS]/[SEP] the model adds."""
