@@ -340,15 +340,15 @@ def _assemble_and_write(
         notify(0.9 * embedded[0] / max(to_embed[0], 1), message)
 
     texts = [embedding_text(c.title, c.sentences) for c in chunks]
-    if not pooled:  # pooled vectors come from ONNX Runtime's one pass (encode_spans)
+    if pooled:  # one pass per chunk gives its sentences' vectors too
+        _pool_sentences(chunk_vector_parts, sentence_vector_rows, texts, chunks, rows, embedder, advance)
+        to_embed[0] += sum(r is None for r in sentence_vector_rows)  # the few no pass could read
+    else:  # bfloat16 on CPUs with AMX when there is enough to embed (rag.indexing.bulk)
         from rag.indexing.bulk import bulk_encoder
 
         characters = sum(len(texts[i]) for i, part in enumerate(chunk_vector_parts) if part is None)
         characters += sum(len(sentence_texts[i]) for i, row in enumerate(sentence_vector_rows) if row is None)
         embedder = bulk_encoder(embedder, characters)
-    if pooled:  # one pass per chunk gives its sentences' vectors too
-        _pool_sentences(chunk_vector_parts, sentence_vector_rows, texts, chunks, rows, embedder, advance)
-        to_embed[0] += sum(r is None for r in sentence_vector_rows)  # the few no pass could read
     chunk_vectors = _fill(chunk_vector_parts, texts, embedder, advance)
     sentence_vectors = _fill(sentence_vector_rows, sentence_texts, embedder, advance)
     notify(0.9, "Writing the index")

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Characters to embed below which a build keeps the encoder it has: ONNX Runtime fp32 reads
 # about 14,000 characters a second here, so this is ~14 s of its work, against ~5 s to
-# import torch and load the model, then ~5 s in bfloat16. The seeds (~110,000) stay below.
+# import torch and load the model, then ~5 s in bfloat16. The seeds (~160,000) stay below.
 MIN_CHARACTERS = 200_000
 _CPUINFO = Path("/proc/cpuinfo")
 _loaded: dict[str, SentenceTransformerEmbedder] = {}
