@@ -21,7 +21,15 @@ from rag.cli import main
 from rag.errors import IndexCorruptError
 from rag.indexing.build import build_index
 from rag.indexing.index import load_index
-from rag.indexing.store import CURRENT, LOCK, build_lock, collect_garbage, live_generation
+from rag.indexing.store import (
+    CURRENT,
+    LOCK,
+    READERS,
+    build_lock,
+    collect_garbage,
+    live_generation,
+    readers_lock,
+)
 from rag.ingest.loading import load_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,10 +102,10 @@ def _leftovers(index_dir: Path) -> list[str]:
 
 def test_every_load_removes_generations_no_reader_needs(fake_index_copy):
     before = _leftovers(fake_index_copy)
-    assert len(before) == 6  # CURRENT, .lock, the live generation and the three leftovers
+    assert len(before) == 7  # CURRENT, .lock, .readers, the live generation and three leftovers
     load_index(fake_index_copy)
     live = live_generation(fake_index_copy).name
-    assert sorted(p.name for p in fake_index_copy.iterdir()) == sorted([CURRENT, LOCK, live])
+    assert sorted(p.name for p in fake_index_copy.iterdir()) == sorted([CURRENT, LOCK, READERS, live])
 
 
 def test_every_build_removes_old_generations(fake_index_copy, corpus_copy, fake_embedder):
@@ -105,7 +113,7 @@ def test_every_build_removes_old_generations(fake_index_copy, corpus_copy, fake_
     (corpus_copy / "extra.txt").write_text("Extra facts about llamas.", encoding="utf-8")
     build_index(load_paths([corpus_copy]), fake_index_copy, embedder=fake_embedder)
     names = [p.name for p in fake_index_copy.iterdir()]
-    assert len([n for n in names if n.startswith(("gen-", ".gen-"))]) == 1 and len(names) == 3
+    assert len([n for n in names if n.startswith(("gen-", ".gen-"))]) == 1 and len(names) == 4
 
 
 def test_a_running_build_keeps_its_staging_folder(fake_index_copy):
@@ -115,6 +123,24 @@ def test_a_running_build_keeps_its_staging_folder(fake_index_copy):
         load_index(fake_index_copy)
         assert (fake_index_copy / ".gen-20200101-000001-cafecafe.tmp").is_dir()
     assert len(collect_garbage(fake_index_copy)) == 3
+
+
+def test_a_load_in_flight_keeps_its_generation_until_it_ends(fake_index_copy):
+    _leftovers(fake_index_copy)
+    with readers_lock(fake_index_copy, exclusive=False, timeout=0) as held:  # as a load holds it
+        assert held
+        assert collect_garbage(fake_index_copy) == []
+        assert (fake_index_copy / "gen-20200101-000000-deadbeef").is_dir()
+    assert len(collect_garbage(fake_index_copy)) == 3
+
+
+def test_a_folder_without_a_readers_lock_still_loads_and_collects(fake_index_copy):
+    """Where the lock cannot be created (here: a folder in its place) loads go on unlocked."""
+    (fake_index_copy / READERS).unlink()
+    (fake_index_copy / READERS).mkdir()
+    _leftovers(fake_index_copy)
+    assert load_index(fake_index_copy).size > 0
+    assert not (fake_index_copy / "gen-20200101-000000-deadbeef").exists()
 
 
 def test_readers_always_see_one_whole_generation_while_builds_switch(fake_index_copy, tmp_path):

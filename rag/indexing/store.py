@@ -14,9 +14,10 @@ Layout of an index folder::
 
 A build writes a new generation beside the live one and only then points CURRENT at it, so a
 crash mid-build leaves the previous index loadable. Readers pin the generation CURRENT names
-when they open it (:func:`read_live`): if a build switches and removes it while they read,
-they start again on the new one, so a reader always sees one whole generation. Generations
-that are no longer live are removed by every build and every load (:func:`collect_garbage`).
+when they open it (:func:`read_live`) and hold the readers' lock (``.readers``) while they read
+it; generations that are no longer live are removed, by every build and every load
+(:func:`collect_garbage`), only while no reader holds it. So a reader always sees one whole
+generation, however often builds switch.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ FAISS = "faiss.index"
 BM25 = "bm25"
 DOC_FREQ = f"{BM25}/doc_freq.json"  # stemmed term -> chunks holding it, beside bm25s's own files
 LOCK = ".lock"
+# filelock's ReadWriteLock (an SQLite file): loads share it while they read a generation;
+# removing old generations takes it alone. Separate from LOCK, which a build holds for its
+# whole run: readers must not wait for builds, only for the removal that follows one.
+READERS = ".readers"
 GENERATION_PREFIX = "gen-"
 # Files a load reads in full: their checksums are checked on every load, at the cost of
 # ~1 ms per 6 MB (CRC-32 runs at ~6 GB/s here). The vector files are memory-mapped, read a
@@ -54,9 +59,13 @@ GENERATION_PREFIX = "gen-"
 # of the load; they are checked by every build (before any vector is reused) and by
 # `rag index --check`.
 MEMORY_MAPPED = frozenset({CHUNK_VECTORS, SENTENCE_VECTORS})
-# A reader that finds its generation switched and removed under it starts again; each retry
-# follows a completed build, so more than a few in a row means something else is wrong.
+# Without the readers' lock (a folder where it cannot be created), a reader that finds its
+# generation switched and removed under it starts again; each retry follows a completed build.
 LOAD_ATTEMPTS = 8
+# Seconds a load waits for a removal to finish, and a build for the loads in flight to finish
+# before it removes the generation they read (a load of 1 M chunks takes ~10 s). Past it the
+# load reads unlocked (with retries) and the build leaves removal to the next build or load.
+READERS_WAIT_S = 60.0
 
 T = TypeVar("T")
 
@@ -170,6 +179,16 @@ def read_live(index_dir: Path, read: Callable[[Path], T]) -> T:
     Raises:
         IndexNotFoundError, IndexCorruptError, UnsupportedFormatError: as ``read`` raises them.
     """
+    from filelock import Timeout
+
+    try:
+        with readers_lock(index_dir, exclusive=False, timeout=READERS_WAIT_S):
+            return _read_with_retries(index_dir, read)
+    except Timeout:  # a removal that outlasts the wait: read unlocked, retrying on switches
+        return _read_with_retries(index_dir, read)
+
+
+def _read_with_retries(index_dir: Path, read: Callable[[Path], T]) -> T:
     for attempt in range(LOAD_ATTEMPTS):
         before = _pointer(index_dir)
         try:
@@ -185,6 +204,39 @@ def read_live(index_dir: Path, read: Callable[[Path], T]) -> T:
     raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
+@contextlib.contextmanager
+def readers_lock(index_dir: Path, *, exclusive: bool, timeout: float) -> Iterator[bool]:
+    """Hold the readers' lock of ``index_dir``: shared to read a generation, exclusive to remove.
+
+    filelock's ReadWriteLock (maintained; SQLite's own locking, so it also orders threads of one
+    process, such as the server's build worker and its question handlers) rather than our own
+    fcntl shared locks. ``timeout`` is in seconds; 0 does not wait.
+
+    Yields:
+        True while the lock is held; False where it cannot be created (a read-only folder or a
+        file system without SQLite locking), in which case the caller goes on unlocked.
+
+    Raises:
+        filelock.Timeout: the lock was not free within ``timeout``.
+    """
+    import sqlite3
+
+    from filelock import ReadWriteLock, Timeout
+
+    with contextlib.ExitStack() as stack:
+        try:
+            lock = ReadWriteLock(index_dir / READERS, is_singleton=False)
+            stack.callback(lock.close)
+            stack.enter_context((lock.write_lock if exclusive else lock.read_lock)(timeout=timeout))
+        except Timeout:  # an OSError too, but "busy", not "cannot be created"
+            raise
+        except (OSError, sqlite3.Error):
+            held = False
+        else:
+            held = True
+        yield held
+
+
 def _pointer(index_dir: Path) -> str | None:
     try:
         return (index_dir / CURRENT).read_text(encoding="utf-8").strip()
@@ -195,11 +247,11 @@ def _pointer(index_dir: Path) -> str | None:
 def collect_garbage(index_dir: Path, *, keep: str | None = None) -> list[str]:
     """Remove the generations that are not live, and staging folders of builds that died.
 
-    Runs only while no build holds the index (it takes the build lock without waiting and
-    gives up if a build is running: that build cleans up when it ends). A reader still on a
-    removed generation is safe: a loaded index no longer needs its files on POSIX (the
-    memory-mapped vectors stay readable), and a reader caught mid-read starts again
-    (:func:`read_live`). On Windows a file in use cannot be removed; it is retried next time.
+    Runs only while no build holds the index and no load is reading one (it takes the build
+    lock and the readers' lock without waiting, and gives up if either is held: the build
+    cleans up when it ends, and the next load tries again). A loaded index no longer needs its
+    files on POSIX (the memory-mapped vectors stay readable); on Windows a file in use cannot
+    be removed, and it is retried next time.
 
     Returns:
         The names removed.
@@ -214,12 +266,23 @@ def collect_garbage(index_dir: Path, *, keep: str | None = None) -> list[str]:
     except (Timeout, OSError):  # a build is running, or the folder is read-only
         return []
     try:
-        return _remove_stale(index_dir, keep or _pointer(index_dir))
+        return _remove_stale(index_dir, keep or _pointer(index_dir), wait=0)
     finally:
         lock.release()
 
 
-def _remove_stale(index_dir: Path, live: str | None) -> list[str]:
+def _remove_stale(index_dir: Path, live: str | None, *, wait: float) -> list[str]:
+    """Remove every generation but ``live`` once no load is reading (waiting up to ``wait`` s)."""
+    from filelock import Timeout
+
+    try:
+        with readers_lock(index_dir, exclusive=True, timeout=wait):
+            return _remove_all_but(index_dir, live)
+    except Timeout:
+        return []  # loads are reading: the next build or load removes them
+
+
+def _remove_all_but(index_dir: Path, live: str | None) -> list[str]:
     removed: list[str] = []
     if live is None:
         return removed
@@ -287,7 +350,7 @@ def write_generation(index_dir: Path, manifest: Manifest, write_files: Callable[
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove_stale(index_dir, name)  # the caller holds the build lock
+    _remove_stale(index_dir, name, wait=READERS_WAIT_S)  # the caller holds the build lock
     return generation
 
 
