@@ -1,5 +1,6 @@
 """Settings: one module reads the environment, and the README documents exactly what it reads."""
 
+import os
 import re
 from pathlib import Path
 
@@ -42,3 +43,14 @@ def test_values_are_parsed_and_bad_ones_named(monkeypatch, tmp_path):
     monkeypatch.setenv("RAG_LLM_TIMEOUT", "soon")
     with pytest.raises(ConfigError, match=r"RAG_LLM_TIMEOUT='soon'"):
         settings()
+
+
+def test_without_variables_the_defaults_come_without_parsing(monkeypatch):
+    """The fast path (no RAG_* variable: pydantic not imported) gives what parsing gives."""
+    for name in [n for n in os.environ if n.upper().startswith("RAG_")]:
+        monkeypatch.delenv(name)
+    unparsed = settings()
+    monkeypatch.setenv("RAG_NOT_A_SETTING", "1")  # ignored, but it makes settings() parse
+    assert settings() == unparsed
+    monkeypatch.setenv("rag_llm_timeout", "30")  # pydantic-settings ignores the case of names
+    assert settings().llm_timeout == 30.0

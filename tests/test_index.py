@@ -92,7 +92,7 @@ def test_a_new_tokenizer_rebuilds_bm25_without_embedding(
     assert after.manifest.tokenizer == TOKENIZER_VERSION
     assert np.array_equal(np.asarray(before.chunk_vectors), np.asarray(after.chunk_vectors))
     # "2Anthropic still refuses…" in the seeds' key takeaways: the glued list number is split off.
-    assert "2anthrop" not in after.doc_freq and after.bm25.vocab_dict.get("anthrop") is not None
+    assert "2anthrop" not in after.doc_freq and after.bm25.vocab.get("anthrop") is not None
     assert build_index(load_paths([seeds_dir]), fake_index_copy, embedder=fake_embedder).retokenized is False
 
 
@@ -169,3 +169,25 @@ def test_index_built_with_another_embedder_is_refused(fake_seed_index, fake_embe
     index.manifest.embedder = "some-other-model"
     with pytest.raises(EmbedderMismatchError, match="rag index"):
         Engine.open(index, fake_embedder)
+
+
+def test_bm25_scores_read_with_numpy_are_bm25s_own(fake_seed_index):
+    """Loads read bm25s's saved matrix without bm25s (no scipy at question time); every
+    chunk's score must be the one bm25s itself computes, bit for bit."""
+    from rag.indexing.lexical import import_bm25s, tokenize
+
+    index = load_index(fake_seed_index)
+    reference = import_bm25s().BM25.load(str(index.path / "bm25"), show_progress=False, verbosity=0)
+    questions = [
+        "How many parameters does Mistral Medium 3.5 have?",
+        "Who leads the bridge loan for SoftBank's OpenAI investment?",
+        "llama llama zebra",  # a repeated term counts twice; unknown ones add nothing
+    ]
+    for question in questions:
+        words = tokenize(question)
+        known = [w for w in words if w in reference.vocab_dict]
+        expected = reference.get_scores(known) if known else np.zeros(index.size, dtype=np.float32)
+        assert np.array_equal(index.bm25.scores(words), expected)
+    word = next(iter(reference.vocab_dict))
+    assert set(index.bm25.chunks_with(word)) == set(np.flatnonzero(reference.get_scores([word])))
+    assert index.bm25.chunks_with("zzzz-not-a-term").size == 0

@@ -29,6 +29,8 @@ from rag.records import Chunk
 if TYPE_CHECKING:
     import numpy as np
 
+    from rag.indexing.bm25_matrix import Bm25Matrix
+
 
 class ChunkTerms:
     """The stemmed words of a chunk, of each of its sentences and of its title.
@@ -60,7 +62,7 @@ class Index:
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
     faiss: Any
-    bm25: Any
+    bm25: Bm25Matrix
     doc_freq: dict[str, int]  # stemmed term -> number of chunks containing it
 
     @property
@@ -102,7 +104,7 @@ class Index:
         if not terms or not n:
             return {}
         depth = min(depth, n)
-        bm25 = self.bm25.get_scores(terms)
+        bm25 = self.bm25.scores(terms)
         top = np.argpartition(-bm25, depth - 1)[:depth] if depth < n else np.arange(n)
         return {int(i): float(bm25[i]) for i in top if bm25[i] > 0}
 
@@ -117,15 +119,7 @@ class Index:
         BM25's term-document matrix, so no chunk text is tokenized at query time."""
         import numpy as np
 
-        term_id = self.bm25.vocab_dict.get(term)
-        if term_id is None:
-            return np.zeros(len(positions), dtype=bool)
-        matrix = self.bm25.scores
-        indptr = matrix["indptr"]
-        # bm25s leaves out the closing pointer of its last vocabulary entry.
-        end = indptr[term_id + 1] if term_id + 1 < len(indptr) else len(matrix["indices"])
-        docs = matrix["indices"][indptr[term_id] : end]
-        return np.isin(positions, docs)
+        return np.isin(positions, self.bm25.chunks_with(term))
 
     def prefetch(self, positions: Iterable[int], *, sentences: bool = False) -> None:
         """Fetch the records (and with ``sentences``, the sentence vectors) of these chunks in
@@ -192,9 +186,7 @@ def _load_generation(generation: Path, index_dir: Path) -> Index:
 
 
 def _read(generation: Path, index_dir: Path, manifest: Manifest) -> Index:
-    from rag.indexing.lexical import import_bm25s
-
-    bm25s = import_bm25s()
+    from rag.indexing.bm25_matrix import Bm25Matrix
     from rag.indexing.vectors import memory_map, read_faiss
 
     chunks, rows = [], []
@@ -208,7 +200,7 @@ def _read(generation: Path, index_dir: Path, manifest: Manifest) -> Index:
     chunk_vectors = memory_map(generation / CHUNK_VECTORS)
     sentence_vectors = memory_map(generation / SENTENCE_VECTORS)
     faiss_index = read_faiss(generation / FAISS, manifest.faiss_type, chunk_vectors)
-    bm25 = bm25s.BM25.load(str(generation / BM25), show_progress=False, verbosity=0)
+    bm25 = Bm25Matrix.load(generation / BM25)
     doc_freq = json.loads((generation / DOC_FREQ).read_text(encoding="utf-8"))
     consistent = (
         len(chunks) == manifest.chunks == faiss_index.ntotal == len(chunk_vectors)

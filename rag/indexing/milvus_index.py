@@ -153,7 +153,7 @@ class MilvusIndex(Index):
             chunk_vectors=chunk_vectors,  # type: ignore[arg-type]
             sentence_vectors=sentence_vectors,  # type: ignore[arg-type]
             faiss=None,
-            bm25=None,
+            bm25=None,  # type: ignore[arg-type]  # Milvus scores BM25 itself (lexical_search)
             doc_freq=doc_freq,
             store=store,
             generation=generation,
