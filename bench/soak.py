@@ -362,7 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures, indent=1))
-    (ROOT / "bench" / "soak.json").write_text(json.dumps(figures, indent=1) + "\n")
+    out = ROOT / "bench" / "soak.json"
+    # `--only` replaces its own parts and keeps the figures of the others from the last run.
+    kept = json.loads(out.read_text()) if args.only and out.is_file() else {}
+    out.write_text(json.dumps({**kept, **figures}, indent=1) + "\n")
     return 0
 
 
