@@ -171,10 +171,12 @@ def read_manifest(generation: Path, index_dir: Path) -> Manifest:
 def read_live(index_dir: Path, read: Callable[[Path], T]) -> T:
     """``read(generation)`` on the live generation, pinned: one whole generation or an error.
 
-    A build may switch CURRENT and remove the generation a reader opened while it reads;
-    the reader then sees missing or partial files. When that happens (CURRENT names another
-    generation afterwards) the read starts again on the new one; an error on a generation
-    that is still live is real and raised.
+    The read holds the readers' lock shared (:func:`readers_lock`), so no build or load
+    removes the generation under it. Where that lock cannot be had (it cannot be created,
+    or a removal holds it past :data:`READERS_WAIT_S`) the read goes on unlocked: if CURRENT
+    names another generation after a failed read, the generation was switched and removed
+    under it, and the read starts again on the new one. An error on a generation that is
+    still live is real and raised.
 
     Raises:
         IndexNotFoundError, IndexCorruptError, UnsupportedFormatError: as ``read`` raises them.
