@@ -5,6 +5,7 @@ process that switches generations with the same code a build uses, so the reader
 removed folders and half-removed files exactly as it would beside `rag index`.
 """
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -138,6 +139,18 @@ def test_a_folder_without_a_readers_lock_still_loads_and_collects(fake_index_cop
     """Where the lock cannot be created (here: a folder in its place) loads go on unlocked."""
     (fake_index_copy / READERS).unlink()
     (fake_index_copy / READERS).mkdir()
+    _leftovers(fake_index_copy)
+    assert load_index(fake_index_copy).size > 0
+    assert not (fake_index_copy / "gen-20200101-000000-deadbeef").exists()
+
+
+def test_a_lock_file_filelock_refuses_still_loads_and_collects(fake_index_copy):
+    """filelock refuses a WAL-mode lock database with ValueError: read unlocked, not crash."""
+    import sqlite3
+
+    (fake_index_copy / READERS).unlink()
+    with contextlib.closing(sqlite3.connect(fake_index_copy / READERS)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
     _leftovers(fake_index_copy)
     assert load_index(fake_index_copy).size > 0
     assert not (fake_index_copy / "gen-20200101-000000-deadbeef").exists()

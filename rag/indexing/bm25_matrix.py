@@ -76,13 +76,13 @@ class Bm25Matrix:
         return self.indices[self.postings(term_id)]
 
     def scores(self, terms: list[str]) -> np.ndarray:
-        """BM25 score of every chunk for the stemmed ``terms`` (float32 [chunks]).
+        """BM25 score of every chunk for the stemmed ``terms`` ([chunks], the matrix's dtype: float32).
 
         A term repeated counts again, and a term outside the vocabulary adds nothing, as in
         bm25s's ``get_scores``.
         """
         ids = [self.vocab[term] for term in terms if term in self.vocab]
-        scores = np.zeros(self.chunks, dtype=np.float32)
+        scores = np.zeros(self.chunks, dtype=self.data.dtype)  # bm25s's "dtype" param, float32 by default
         for term_id in ids:
             span = self.postings(term_id)
             np.add.at(scores, self.indices[span], self.data[span])

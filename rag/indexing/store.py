@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -62,12 +63,16 @@ MEMORY_MAPPED = frozenset({CHUNK_VECTORS, SENTENCE_VECTORS})
 # Without the readers' lock (a folder where it cannot be created), a reader that finds its
 # generation switched and removed under it starts again; each retry follows a completed build.
 LOAD_ATTEMPTS = 8
-# Seconds a load waits for a removal to finish, and a build for the loads in flight to finish
-# before it removes the generation they read (a load of 1 M chunks takes ~10 s). Past it the
-# load reads unlocked (with retries) and the build leaves removal to the next build or load.
-READERS_WAIT_S = 60.0
+# Seconds a load waits for the readers' lock, and a build for the loads in flight before it
+# sets old generations aside. Short: past it a load reads unlocked (safe, with retries), and
+# the build leaves the removal to the next build or load. A waiting build also holds back
+# new loads, and a file system whose locks fail (NFS without its lock service) reports the
+# lock as busy, so every load would pay the whole wait.
+READERS_WAIT_S = 2.0
+TRASH = ".trash.tmp"  # suffix of a generation set aside for removal (deleted outside the lock)
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -215,11 +220,12 @@ def readers_lock(index_dir: Path, *, exclusive: bool, timeout: float) -> Iterato
     fcntl shared locks. ``timeout`` is in seconds; 0 does not wait.
 
     Yields:
-        True while the lock is held; False where it cannot be created (a read-only folder or a
-        file system without SQLite locking), in which case the caller goes on unlocked.
+        True while the lock is held; False where it cannot be had at all (a read-only folder,
+        a lock file SQLite or filelock refuses), in which case the caller goes on unlocked.
 
     Raises:
-        filelock.Timeout: the lock was not free within ``timeout``.
+        filelock.Timeout: the lock was not free within ``timeout`` (also what a file system
+            whose locks fail reports).
     """
     import sqlite3
 
@@ -232,7 +238,9 @@ def readers_lock(index_dir: Path, *, exclusive: bool, timeout: float) -> Iterato
             stack.enter_context((lock.write_lock if exclusive else lock.read_lock)(timeout=timeout))
         except Timeout:  # an OSError too, but "busy", not "cannot be created"
             raise
-        except (OSError, sqlite3.Error):
+        # filelock raises ValueError for a lock file it will not use (a WAL database, one
+        # opened read-only) and RuntimeError across a fork.
+        except (OSError, sqlite3.Error, ValueError, RuntimeError):
             held = False
         else:
             held = True
@@ -274,26 +282,38 @@ def collect_garbage(index_dir: Path, *, keep: str | None = None) -> list[str]:
 
 
 def _remove_stale(index_dir: Path, live: str | None, *, wait: float) -> list[str]:
-    """Remove every generation but ``live`` once no load is reading (waiting up to ``wait`` s)."""
+    """Remove every generation but ``live`` once no load is reading (waiting up to ``wait`` s).
+
+    Under the readers' lock they are only renamed aside (milliseconds, however large), so
+    loads never wait out the deletion, which runs after the lock is released.
+    """
     from filelock import Timeout
 
+    if live is None:
+        return []
     try:
         with readers_lock(index_dir, exclusive=True, timeout=wait):
-            return _remove_all_but(index_dir, live)
+            doomed = [_set_aside(p) for p in index_dir.iterdir() if p.name != live and _is_stale(p.name)]
     except Timeout:
         return []  # loads are reading: the next build or load removes them
+    for _, path in doomed:
+        with contextlib.suppress(OSError):  # in use on Windows, say: the next build or load retries
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return [name for name, _ in doomed]
 
 
-def _remove_all_but(index_dir: Path, live: str | None) -> list[str]:
-    removed: list[str] = []
-    if live is None:
-        return removed
-    for old in index_dir.iterdir():
-        if old.name == live or not (old.name.startswith(GENERATION_PREFIX) or old.name.endswith(".tmp")):
-            continue
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
-        removed.append(old.name)
-    return removed
+def _is_stale(name: str) -> bool:
+    # Generations, staging folders and pointer files of builds that died, earlier trash.
+    return name.startswith(GENERATION_PREFIX) or name.endswith(".tmp")
+
+
+def _set_aside(path: Path) -> tuple[str, Path]:
+    """(name, where it now is): renamed out of the way, or left where it is if it cannot be."""
+    if path.name.endswith(TRASH):
+        return path.name, path
+    with contextlib.suppress(OSError):
+        return path.name, path.rename(path.with_name(f".{path.name}{TRASH}"))
+    return path.name, path
 
 
 @contextlib.contextmanager
@@ -352,7 +372,10 @@ def write_generation(index_dir: Path, manifest: Manifest, write_files: Callable[
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove_stale(index_dir, name, wait=READERS_WAIT_S)  # the caller holds the build lock
+    try:  # the caller holds the build lock
+        _remove_stale(index_dir, name, wait=READERS_WAIT_S)
+    except OSError as error:  # the build itself succeeded (listing the folder failed, say)
+        log.warning("Old generations in %s were not removed (%s); the next build retries.", index_dir, error)
     return generation
 
 
