@@ -135,22 +135,22 @@ def test_a_load_in_flight_keeps_its_generation_until_it_ends(fake_index_copy):
     assert len(collect_garbage(fake_index_copy)) == 3
 
 
-def test_a_folder_without_a_readers_lock_still_loads_and_collects(fake_index_copy):
-    """Where the lock cannot be created (here: a folder in its place) loads go on unlocked."""
-    (fake_index_copy / READERS).unlink()
-    (fake_index_copy / READERS).mkdir()
-    _leftovers(fake_index_copy)
-    assert load_index(fake_index_copy).size > 0
-    assert not (fake_index_copy / "gen-20200101-000000-deadbeef").exists()
+def _a_folder(path: Path) -> None:
+    path.mkdir()  # cannot be opened as a lock file at all
 
 
-def test_a_lock_file_filelock_refuses_still_loads_and_collects(fake_index_copy):
-    """filelock refuses a WAL-mode lock database with ValueError: read unlocked, not crash."""
+def _a_wal_database(path: Path) -> None:
     import sqlite3
 
-    (fake_index_copy / READERS).unlink()
-    with contextlib.closing(sqlite3.connect(fake_index_copy / READERS)) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:  # filelock refuses it (ValueError)
         db.execute("PRAGMA journal_mode=WAL")
+
+
+@pytest.mark.parametrize("spoil", [_a_folder, _a_wal_database], ids=["folder", "wal-database"])
+def test_a_readers_lock_that_cannot_be_used_still_loads_and_collects(fake_index_copy, spoil):
+    """Where the readers' lock cannot be had, loads go on unlocked instead of failing."""
+    (fake_index_copy / READERS).unlink()
+    spoil(fake_index_copy / READERS)
     _leftovers(fake_index_copy)
     assert load_index(fake_index_copy).size > 0
     assert not (fake_index_copy / "gen-20200101-000000-deadbeef").exists()
