@@ -190,7 +190,7 @@ def answerability_features(
     largest_idf = math.log(1.0 + max(index.size, 1) / 0.5)
     missing = [w for t, w in weights.items() if t not in words]
     passage_text = " ".join(text).lower()
-    constraints = question_constraints(retrieval.question)
+    constraints = question_constraints(retrieval.read_as)
     found = sum(c in passage_text for c in constraints)
     # Around the chosen sentence: itself, the one before it and its section title. A
     # near-miss question ("How many employees does OpenAI have?") is about the right entity
@@ -222,6 +222,6 @@ def answerability_features(
         max(missing_near, default=0.0) / largest_idf,
         found_near / len(constraints) if constraints else 1.0,
         top.fused - second,
-        float(expected_type(retrieval.question) is not AnswerType.OPEN),
+        float(expected_type(retrieval.read_as) is not AnswerType.OPEN),
         min(len(weights), 10) / 10,
     ]

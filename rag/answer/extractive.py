@@ -126,7 +126,7 @@ class ExtractiveAnswerer:
         # answered better: 0.935 against 0.919 on eval/qa.jsonl's answerable questions, 0.865
         # against 0.861 on 800 questions of SQuAD's dev half.)
         best_passage = max((h.fused for h in hits), default=1.0) or 1.0
-        kind = expected_type(retrieval.question)
+        kind = expected_type(retrieval.read_as)
         candidates: list[Candidate] = []
         rows: list[list[float]] = []
         seen: set[int] = set()  # sentence rows: overlapping chunks repeat sentences
@@ -156,7 +156,7 @@ class ExtractiveAnswerer:
                             coverage(focus_weights, terms),
                             coverage(weights, context_terms),
                             passage,
-                            offers(kind, sentence.text, retrieval.question),
+                            offers(kind, sentence.text, retrieval.read_as),
                             min(len(sentence.text), 400) / 400,
                         ]
                     )
@@ -184,7 +184,7 @@ class ExtractiveAnswerer:
         evidence = retrieval.hits[: max(k, CONFIDENCE_DEPTH)]
         candidates, matrix = self.features(retrieval, evidence)
         ranked = [r for r in self._rank(candidates, matrix) if r[1].hit_rank < k]
-        if expected_type(retrieval.question) in METADATA_TYPES:
+        if expected_type(retrieval.read_as) in METADATA_TYPES:
             # The byline or dateline answers "who wrote it" / "when was it published" however
             # few words it shares with the question: it goes first when one was retrieved.
             kind = matrix[:, FEATURES.index("kind")]
@@ -210,7 +210,7 @@ class ExtractiveAnswerer:
         confidence = model.probability(assessment.evidence_row)
         threshold = model.threshold
         max_sentences = self.settings.max_sentences
-        if ranked and expected_type(retrieval.question) in METADATA_TYPES:
+        if ranked and expected_type(retrieval.read_as) in METADATA_TYPES:
             kind = matrix[:, FEATURES.index("kind")]
             row_of = {c: i for i, c in enumerate(assessment.candidates)}
             if kind[row_of[ranked[0][1]]] == 1.0:
@@ -244,7 +244,7 @@ class ExtractiveAnswerer:
             return chosen
         # Numbers and years only: a sentence naming the question's entity by a pronoun ("It
         # was founded in …") is often the answer, but one with another figure never is.
-        constraints = [c.replace(",", "") for c in question_constraints(retrieval.question) if c[0].isdigit()]
+        constraints = [c.replace(",", "") for c in question_constraints(retrieval.read_as) if c[0].isdigit()]
         first = self._citation(ranked[0][1], 0).sentence
         # The sentence itself, not its title: a title naming the question's entity says
         # nothing about which of its sentences answers.

@@ -67,7 +67,7 @@ def run(
         candidates = engine.retriever.candidates(example.question)
         hits = engine.retriever.rank(candidates)
         answer = engine.answerer.answer(
-            Retrieval(example.question, candidates.vector, candidates.terms, hits), k
+            Retrieval(example.question, candidates.vector, candidates.terms, hits, candidates.spelt), k
         )
         seconds = time.perf_counter() - started
         by_mode: dict[str, list[Passage]] = {
@@ -79,7 +79,9 @@ def run(
                     by_mode[mode] = to_passages(engine.index, engine.retriever.rank(candidates, mode)[:depth])
         extracted = answer
         if answer.abstained and example.answerable:
-            retrieval = Retrieval(example.question, candidates.vector, candidates.terms, hits)
+            retrieval = Retrieval(
+                example.question, candidates.vector, candidates.terms, hits, candidates.spelt
+            )
             extracted = engine.answerer.answer(retrieval, k, abstain=False)
         outcomes.append(
             Outcome(example, answer, by_mode[engine.retriever.settings.mode], seconds, by_mode, extracted)

@@ -43,6 +43,7 @@ class Candidates:
     terms: list[str]  # the question's stemmed content words (rag.indexing.lexical.tokenize)
     dense: dict[int, float]  # chunk position -> cosine
     lexical: dict[int, float]  # chunk position -> BM25 / best BM25
+    spelt: str = ""  # the question with its typos corrected (rag.search.spelling); "": none
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,9 @@ class Retrieval:
     vector: np.ndarray  # the question's embedding, float32 [dim]
     terms: list[str]  # the question's stemmed content words
     hits: list[Hit]  # best first, overlapping chunks already folded
+    spelt: str = ""  # the question with its typos corrected (rag.search.spelling); "": none
+
+    @property
+    def read_as(self) -> str:
+        """The question as the answerer reads it (kinds, names, numbers): typos corrected."""
+        return self.spelt or self.question

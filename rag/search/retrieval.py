@@ -23,6 +23,7 @@ from rag.indexing.lexical import tokenize
 from rag.records import Passage
 from rag.search.hits import Candidates, Hit, Retrieval
 from rag.search.reranking import Reranker
+from rag.search.spelling import Speller
 
 Mode = Literal["bm25", "dense", "hybrid", "rerank"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid", "rerank")
@@ -67,12 +68,14 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or RetrieverSettings()
         self.reranker = Reranker(index)
+        self.speller = Speller(index.doc_freq)
         self._text_keys: dict[int, int] = {}  # chunk position -> hash of its normalised text
 
     def candidates(self, question: str) -> Candidates:
         """The top ``depth`` chunks by cosine and by BM25 with both scores, before fusion."""
-        vector = self.embedder.encode([question])[0]
-        terms = tokenize(question)
+        # A typo is read as the corpus word it was meant to be, for both retrievers.
+        spelt, terms = self.speller.correct(question, tokenize(question))
+        vector = self.embedder.encode([spelt])[0]
         index, depth = self.index, self.settings.depth
         dense = index.dense_search(vector, depth)
         raw = index.lexical_search(terms, depth)
@@ -82,7 +85,7 @@ class Retriever:
         if missing:  # exact cosine for BM25-only candidates, from the stored vectors
             dense.update(zip(missing, index.cosines(missing, vector), strict=True))
         index.prefetch(dense)
-        return Candidates(question, vector, terms, dense, lexical)
+        return Candidates(question, vector, terms, dense, lexical, spelt if spelt != question else "")
 
     def rank(self, candidates: Candidates, mode: Mode | None = None) -> list[Hit]:
         """Order the candidates under ``mode`` (default: the settings' mode)."""
@@ -172,7 +175,9 @@ class Retriever:
     def search(self, question: str) -> Retrieval:
         """The ranking of every candidate chunk for ``question`` (the answerers read its head)."""
         candidates = self.candidates(question)
-        return Retrieval(question, candidates.vector, candidates.terms, self.rank(candidates))
+        return Retrieval(
+            question, candidates.vector, candidates.terms, self.rank(candidates), candidates.spelt
+        )
 
     def passages(self, question: str, k: int) -> list[Passage]:
         """The ``k`` best passages for ``question``, best first."""
