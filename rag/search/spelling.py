@@ -85,9 +85,7 @@ class Speller:
 
     def __init__(self, doc_freq: Mapping[str, int]):
         self._doc_freq = doc_freq
-        # Both made on the first typo: the corpus's stems, and the English words leading to them.
-        self._words: _Lengths | None = None
-        self._english: _Lengths | None = None
+        self._stems: _Lengths | None = None  # the corpus's stems grouped for scans, on the first typo
         self._corrections: dict[str, Correction | None] = {}  # typo -> its correction (or None)
 
     def correction(self, word: str) -> Correction | None:
@@ -127,17 +125,15 @@ class Speller:
         ("edcuation" → "education" → "educ"; its own stem "edcuat" is 3 edits from "educ"),
         and the corpus stems near its stem (names and terms no dictionary has: "kotak" →
         "kotka"). Nearest first, then the most frequent in the corpus, then alphabetical."""
-        if self._words is None:
-            self._words = _Lengths(self._doc_freq)
-            self._english = _english_lengths()
-        assert self._english is not None
+        if self._stems is None:
+            self._stems = _Lengths(self._doc_freq)
         distance = max_distance(word)
         found: dict[str, tuple[int, str]] = {}  # stem -> (edits, the word to show for it)
         # English words nearest first (then alphabetical): each stem keeps its nearest word.
-        for english, edits in sorted(self._english.near(word, distance), key=lambda m: (m[1], m[0])):
+        for english, edits in sorted(_english_lengths().near(word, distance), key=lambda m: (m[1], m[0])):
             if (known := _stem(english)) in self._doc_freq:
                 found.setdefault(known, (edits, english))
-        for known, edits in self._words.near(_stem(word), distance):
+        for known, edits in self._stems.near(_stem(word), distance):
             shown = found.get(known, (edits, known))
             found[known] = (min(edits, shown[0]), shown[1])
         if not found:
