@@ -552,8 +552,12 @@ def test_the_chat_survives_a_reload_until_new_chat(browser, server, shots, viewp
     open their sources; "New chat" empties it, for good."""
     width, height = viewport
     with opened(browser, server, width, height) as page:
+        empty = page.evaluate("() => localStorage.getItem('rag-chat-history')")
         ask(page, "Who is the European Commission spokesperson?")
         before = page.locator("#chat .rag-answer .rag-text").inner_text()
+        # The turn is stored when its event ends, a moment after its last words show (as a
+        # person would, reload once it is kept: a reload inside that moment loses the turn).
+        page.wait_for_function("old => localStorage.getItem('rag-chat-history') !== old", arg=empty)
         page.reload()
         page.wait_for_selector("#chat .rag-answer")
         assert page.locator("#chat .rag-answer .rag-text").inner_text() == before
