@@ -58,7 +58,6 @@ def run(
     With ``compare``, the same candidates are also ranked by BM25 alone, the dense retriever
     alone and the fusion without reranking, for the side-by-side table (not timed).
     """
-    from rag.search.hits import Retrieval
     from rag.search.retrieval import MODES, to_passages
 
     outcomes = []
@@ -66,9 +65,8 @@ def run(
         started = time.perf_counter()
         candidates = engine.retriever.candidates(example.question)
         hits = engine.retriever.rank(candidates)
-        answer = engine.answerer.answer(
-            Retrieval(example.question, candidates.vector, candidates.terms, hits, candidates.spelt), k
-        )
+        retrieval = candidates.ranked(hits)
+        answer = engine.answerer.answer(retrieval, k)
         seconds = time.perf_counter() - started
         by_mode: dict[str, list[Passage]] = {
             engine.retriever.settings.mode: to_passages(engine.index, hits[:depth])
@@ -79,9 +77,6 @@ def run(
                     by_mode[mode] = to_passages(engine.index, engine.retriever.rank(candidates, mode)[:depth])
         extracted = answer
         if answer.abstained and example.answerable:
-            retrieval = Retrieval(
-                example.question, candidates.vector, candidates.terms, hits, candidates.spelt
-            )
             extracted = engine.answerer.answer(retrieval, k, abstain=False)
         outcomes.append(
             Outcome(example, answer, by_mode[engine.retriever.settings.mode], seconds, by_mode, extracted)

@@ -45,6 +45,10 @@ class Candidates:
     lexical: dict[int, float]  # chunk position -> BM25 / best BM25
     spelt: str = ""  # the question with its typos corrected (rag.search.spelling); "": none
 
+    def ranked(self, hits: list[Hit]) -> Retrieval:
+        """These candidates' question, ranked as ``hits`` (what the answerers read)."""
+        return Retrieval(self.question, self.vector, self.terms, hits, self.spelt)
+
 
 @dataclass(frozen=True)
 class Retrieval:

@@ -175,9 +175,7 @@ class Retriever:
     def search(self, question: str) -> Retrieval:
         """The ranking of every candidate chunk for ``question`` (the answerers read its head)."""
         candidates = self.candidates(question)
-        return Retrieval(
-            question, candidates.vector, candidates.terms, self.rank(candidates), candidates.spelt
-        )
+        return candidates.ranked(self.rank(candidates))
 
     def passages(self, question: str, k: int) -> list[Passage]:
         """The ``k`` best passages for ``question``, best first."""
