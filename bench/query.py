@@ -38,8 +38,11 @@ def measure_warm(index_dir: Path, questions: list[dict], k: int = 5) -> dict:
     from rag import ask, retrieve
 
     texts = [row["question"] for row in questions]
-    retrieve_ms = time_calls(lambda q: retrieve(q, k=k, index=index_dir), texts)
-    ask_ms = time_calls(lambda q: ask(q, k=k, index=index_dir), texts)
+    # Each on its own half: ask() asked after retrieve() with the same questions found the
+    # chunks' stemmed words cached by retrieve() and looked 5 ms faster than it is (8.6
+    # against 13.6 ms p50 in one run, though it does all retrieve() does and more).
+    retrieve_ms = time_calls(lambda q: retrieve(q, k=k, index=index_dir), texts[::2])
+    ask_ms = time_calls(lambda q: ask(q, k=k, index=index_dir), texts[1::2])
     hits = [_hit(retrieve(row["question"], k=k, index=index_dir), row) for row in questions if _gold(row)]
     return {
         "questions": len(texts),

@@ -150,6 +150,24 @@ def test_squad_slice_retrieval_quality(tmp_path, embedder):
     assert figures["rerank"]["mrr@10"] > figures["dense"]["mrr@10"]
 
 
+def test_phrase_share_matches_whole_terms_in_order_only():
+    """The reranker's phrase feature: a question's run of words found as whole terms, in order."""
+    from rag.indexing.index import SEPARATOR
+    from rag.search.reranking import _gram_keys, _share
+
+    def share(question: list[str], chunk: list[str], n: int) -> float:
+        return _share(_gram_keys(question, n), SEPARATOR + SEPARATOR.join(chunk) + SEPARATOR)
+
+    assert share(["new", "york", "harbour"], ["the", "new", "york", "harbour"], 2) == 1.0
+    assert share(["new", "york", "harbour"], ["the", "new", "york", "harbour"], 3) == 1.0
+    assert share(["new", "york"], ["york", "new"], 2) == 0.0  # out of order
+    assert share(["new", "york"], ["renew", "yorkshir"], 2) == 0.0  # parts of other terms
+    assert share(["ab", "c"], ["a", "bc"], 2) == 0.0
+    assert share(["new", "york", "citi"], ["new", "york", "town"], 2) == 0.5
+    assert share(["new", "new"], ["new", "new"], 2) == 0.0  # a repeated word is no phrase
+    assert share(["york"], ["york"], 2) == 0.0  # no phrase in the question
+
+
 def test_settings_refuse_misspelt_weights_and_out_of_range_values():
     from rag.answer.extractive import AnswerSettings
     from rag.search.reranking import RerankSettings

@@ -8,6 +8,7 @@ shows a placeholder instead, verification never cites it, and the UI flags the p
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _INSTRUCTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(previous|prior|above|earlier|all|any|your)\b"
@@ -24,6 +25,9 @@ _INSTRUCTION = re.compile(
 )
 
 
+# Cached: the answerer asks about every candidate sentence of every question (~18 each), and
+# the pattern's alternatives cost ~20 us a sentence, a twentieth of a warm question.
+@lru_cache(maxsize=1 << 16)
 def looks_like_instruction(text: str) -> bool:
     """True when ``text`` addresses the model rather than stating a fact (a prompt injection)."""
     return _INSTRUCTION.search(text) is not None

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from rag.indexing.bm25_matrix import Bm25Matrix
 
 
+# Between the terms of ChunkTerms.joined: no term holds it (terms are runs of word characters).
+SEPARATOR = "\x1f"
+
+
 class ChunkTerms:
     """The stemmed words of a chunk, of each of its sentences and of its title.
 
@@ -49,6 +53,11 @@ class ChunkTerms:
             lambda position: tuple(frozenset(tokenize(s.text)) for s in chunks[position].sentences)
         )
         self.title = lru_cache(maxsize=8192)(lambda position: frozenset(tokenize(chunks[position].title)))
+        # The text's terms in one string, separated and framed by SEPARATOR, so that whether
+        # a run of terms occurs in the chunk is one substring search (the reranker's n-grams).
+        self.joined = lru_cache(maxsize=8192)(
+            lambda position: SEPARATOR + SEPARATOR.join(self.text(position)) + SEPARATOR
+        )
 
 
 @dataclass
