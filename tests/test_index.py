@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from rag.api import check_index
 from rag.engine import Engine
 from rag.errors import EmbedderMismatchError, IndexCorruptError, IndexNotFoundError, UnsupportedFormatError
 from rag.indexing.build import build_index
@@ -191,3 +192,47 @@ def test_bm25_scores_read_with_numpy_are_bm25s_own(fake_seed_index):
     word = next(iter(reference.vocab_dict))
     assert set(index.bm25.chunks_with(word)) == set(np.flatnonzero(reference.get_scores([word])))
     assert index.bm25.chunks_with("zzzz-not-a-term").size == 0
+
+
+def test_the_chunks_stemmed_words_are_stored_and_read_back_as_stemmed(fake_seed_index):
+    """A build writes every chunk's words (text, title, sentences); reading them back gives
+    what stemming the chunk on first use gives, so a question's features do not change."""
+    from rag.indexing.chunk_terms import StemmedOnUse, StoredTerms
+
+    index = load_index(fake_seed_index)
+    assert isinstance(index.terms, StoredTerms)
+    stemmed = StemmedOnUse(index.chunks)
+    for position in range(index.size):
+        assert index.terms.text(position) == stemmed.text(position)
+        assert index.terms.title(position) == stemmed.title(position)
+        assert index.terms.sentences(position) == stemmed.sentences(position)
+        assert len(index.terms.sentences(position)) == len(index.chunks[position].sentences)
+    assert any(index.terms.title(p) for p in range(index.size))
+
+
+def test_stored_words_that_disagree_with_the_chunks_give_a_rebuild_hint(fake_index_copy):
+    path = _generation_file(fake_index_copy, "terms/chunks.npy")
+    firsts = np.load(path)
+    firsts[-1] += 1  # same size: only the arrays' agreement (or --check's checksum) tells
+    np.save(path, firsts)
+    with pytest.raises(IndexCorruptError, match="rag index"):
+        load_index(fake_index_copy)
+    assert check_index(fake_index_copy)[1] == ["terms/chunks.npy"]
+
+
+def test_an_index_without_stored_words_stems_them_on_first_use(fake_index_copy, fake_embedder):
+    """Indexes written before the words were stored (and stores without files) still answer."""
+    import shutil
+
+    from rag.indexing.chunk_terms import StemmedOnUse
+
+    generation = live_generation(fake_index_copy)
+    before = Engine.open(load_index(fake_index_copy), fake_embedder).ask("What is Mistral Medium?")
+    shutil.rmtree(generation / "terms")
+    manifest = json.loads((generation / MANIFEST).read_text())
+    for key in ("sizes", "checksums"):
+        manifest[key] = {k: v for k, v in manifest[key].items() if not k.startswith("terms/")}
+    (generation / MANIFEST).write_text(json.dumps(manifest))
+    index = load_index(fake_index_copy)
+    assert isinstance(index.terms, StemmedOnUse)
+    assert Engine.open(index, fake_embedder).ask("What is Mistral Medium?") == before

@@ -152,7 +152,7 @@ def test_squad_slice_retrieval_quality(tmp_path, embedder):
 
 def test_phrase_share_matches_whole_terms_in_order_only():
     """The reranker's phrase feature: a question's run of words found as whole terms, in order."""
-    from rag.indexing.index import SEPARATOR
+    from rag.indexing.chunk_terms import SEPARATOR
     from rag.search.reranking import _gram_keys, _share
 
     def share(question: list[str], chunk: list[str], n: int) -> float:

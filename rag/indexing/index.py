@@ -30,34 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from rag.indexing.bm25_matrix import Bm25Matrix
-
-
-# Between the terms of ChunkTerms.joined: no term holds it (terms are runs of word characters).
-SEPARATOR = "\x1f"
-
-
-class ChunkTerms:
-    """The stemmed words of a chunk, of each of its sentences and of its title.
-
-    Computed on first use and kept (a few thousand chunks at most, the popular ones): both
-    the reranker and the answerer read them at query time, and stemming is the cost.
-    """
-
-    def __init__(self, chunks: list[Chunk]):
-        from functools import lru_cache
-
-        from rag.indexing.lexical import tokenize
-
-        self.text = lru_cache(maxsize=8192)(lambda position: tuple(tokenize(chunks[position].text)))
-        self.sentences = lru_cache(maxsize=8192)(
-            lambda position: tuple(frozenset(tokenize(s.text)) for s in chunks[position].sentences)
-        )
-        self.title = lru_cache(maxsize=8192)(lambda position: frozenset(tokenize(chunks[position].title)))
-        # The text's terms in one string, separated and framed by SEPARATOR, so that whether
-        # a run of terms occurs in the chunk is one substring search (the reranker's n-grams).
-        self.joined = lru_cache(maxsize=8192)(
-            lambda position: SEPARATOR + SEPARATOR.join(self.text(position)) + SEPARATOR
-        )
+    from rag.indexing.chunk_terms import ChunkTerms
 
 
 @dataclass
@@ -73,6 +46,9 @@ class Index:
     faiss: Any
     bm25: Bm25Matrix
     doc_freq: dict[str, int]  # stemmed term -> number of chunks containing it
+    # The chunks' stemmed words as the build wrote them (None: an index written before they
+    # were, or a store without files: stemmed on first use instead).
+    stored_terms: ChunkTerms | None = None
 
     @property
     def size(self) -> int:
@@ -87,8 +63,10 @@ class Index:
 
     @cached_property
     def terms(self) -> ChunkTerms:
-        """The stemmed words of the chunks, computed on first use and cached."""
-        return ChunkTerms(self.chunks)
+        """The stemmed words of the chunks, their sentences and titles (rag.indexing.chunk_terms)."""
+        from rag.indexing.chunk_terms import StemmedOnUse
+
+        return self.stored_terms or StemmedOnUse(self.chunks)
 
     @property
     def location(self) -> str:
@@ -196,6 +174,8 @@ def _load_generation(generation: Path, index_dir: Path) -> Index:
 
 def _read(generation: Path, index_dir: Path, manifest: Manifest) -> Index:
     from rag.indexing.bm25_matrix import Bm25Matrix
+    from rag.indexing.chunk_terms import FOLDER as TERMS
+    from rag.indexing.chunk_terms import StoredTerms
     from rag.indexing.vectors import memory_map, read_faiss
 
     chunks, rows = [], []
@@ -211,6 +191,7 @@ def _read(generation: Path, index_dir: Path, manifest: Manifest) -> Index:
     faiss_index = read_faiss(generation / FAISS, manifest.faiss_type, chunk_vectors)
     bm25 = Bm25Matrix.load(generation / BM25)
     doc_freq = json.loads((generation / DOC_FREQ).read_text(encoding="utf-8"))
+    stored_terms = StoredTerms(generation, len(chunks)) if (generation / TERMS).is_dir() else None
     consistent = (
         len(chunks) == manifest.chunks == faiss_index.ntotal == len(chunk_vectors)
         and len(sentence_vectors) == manifest.sentences
@@ -221,5 +202,14 @@ def _read(generation: Path, index_dir: Path, manifest: Manifest) -> Index:
             f"The files of the index in {index_dir} disagree on their sizes; {rebuild_hint(index_dir)}."
         )
     return Index(
-        generation, manifest, chunks, rows, chunk_vectors, sentence_vectors, faiss_index, bm25, doc_freq
+        generation,
+        manifest,
+        chunks,
+        rows,
+        chunk_vectors,
+        sentence_vectors,
+        faiss_index,
+        bm25,
+        doc_freq,
+        stored_terms,
     )

@@ -11,6 +11,7 @@ Layout of an index folder::
         sentence_vectors.npy float32 [sentences, dim]
         faiss.index        FAISS index over chunk_vectors (inner product = cosine)
         bm25/              bm25s index over the same chunks
+        terms/             the chunks' stemmed words (rag.indexing.chunk_terms)
 
 A build writes a new generation beside the live one and only then points CURRENT at it, so a
 crash mid-build leaves the previous index loadable. Readers pin the generation CURRENT names
@@ -37,6 +38,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rag.errors import IndexCorruptError, IndexNotFoundError, UnsupportedFormatError
+from rag.indexing.chunk_terms import CHUNKS as TERM_CHUNKS
+from rag.indexing.chunk_terms import IDS as TERM_IDS
+from rag.indexing.chunk_terms import SEGMENTS as TERM_SEGMENTS
 
 FORMAT_VERSION = 1
 # Every name inside an index folder, here and nowhere else.
@@ -59,7 +63,8 @@ GENERATION_PREFIX = "gen-"
 # few rows per question, so reading them whole on every load would cost more than the rest
 # of the load; they are checked by every build (before any vector is reused) and by
 # `rag index --check`.
-MEMORY_MAPPED = frozenset({CHUNK_VECTORS, SENTENCE_VECTORS})
+# The chunks' stemmed words (rag.indexing.chunk_terms) are memory-mapped too.
+MEMORY_MAPPED = frozenset({CHUNK_VECTORS, SENTENCE_VECTORS, TERM_IDS, TERM_SEGMENTS, TERM_CHUNKS})
 # Without the readers' lock (a folder where it cannot be created), a reader that finds its
 # generation switched and removed under it starts again; each retry follows a completed build.
 LOAD_ATTEMPTS = 8

@@ -187,6 +187,7 @@ def write_folder(folder: Path, contents: IndexContents, manifest: Manifest) -> N
     """The files of one generation (names in rag.indexing.store); sets ``manifest.faiss_type``."""
     import numpy as np
 
+    from rag.indexing.chunk_terms import write_terms
     from rag.indexing.lexical import import_bm25s
     from rag.indexing.store import BM25, CHUNK_VECTORS, CHUNKS, DOC_FREQ, FAISS, SENTENCE_VECTORS
     from rag.indexing.vectors import build_faiss, write_faiss
@@ -203,6 +204,7 @@ def write_folder(folder: Path, contents: IndexContents, manifest: Manifest) -> N
     bm25.index(contents.terms, show_progress=False)
     bm25.save(str(folder / BM25), show_progress=False)
     (folder / DOC_FREQ).write_text(json.dumps(contents.doc_freq), encoding="utf-8")
+    write_terms(folder, contents.chunks)
 
 
 def store_spec() -> str | None:

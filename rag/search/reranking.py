@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rag.config import check_weights
-from rag.indexing.index import SEPARATOR, Index
+from rag.indexing.chunk_terms import SEPARATOR
+from rag.indexing.index import Index
 from rag.indexing.lexical import coverage
 from rag.search.hits import Candidates, Hit
 
