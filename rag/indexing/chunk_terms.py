@@ -4,15 +4,15 @@ The reranker reads them for its ~30 candidates of every question and the answere
 passages it reads. Stemming them on first use cost about 1 ms of a 7 ms warm question on the
 SQuAD index (0.1 ms per chunk a question had not met before; measured 2026-12-01), and every
 question of a large corpus meets new chunks. So a build writes them beside the chunks
-(``terms/``, ~0.7 s for SQuAD's 4,116 chunks, 1.3 MB) and a load reads them memory-mapped.
+(``terms/``, ~0.7 s for SQuAD's 4,116 chunks, 1.6 MB) and a load reads them memory-mapped.
 An index written before that, or held by a store with no files of its own (Milvus), stems
 on first use (:class:`StemmedOnUse`); the words are the same either way.
 
-Layout of ``terms/``: the chunks' words as ids into ``vocab.json``, segment after segment
-(``ids.npy``); where each segment starts (``segments.npy``); each chunk's first segment
-(``chunks.npy``). A chunk's segments are its text's words in order with repeats (the
-reranker looks for the question's phrases there), its title's distinct words, then each
-sentence's distinct words.
+Layout of ``terms/`` (names in rag.indexing.store): the chunks' words as ids into
+``vocab.json``, segment after segment (``ids.npy``); where each segment starts
+(``segments.npy``); each chunk's first segment (``chunks.npy``). A chunk's segments are its
+text's words in order with repeats (the reranker looks for the question's phrases there),
+its title's distinct words, then each sentence's distinct words.
 """
 
 from __future__ import annotations
@@ -23,14 +23,11 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.indexing.store import TERM_CHUNKS, TERM_IDS, TERM_SEGMENTS, TERM_VOCAB, TERMS
+
 if TYPE_CHECKING:
     from rag.records import Chunk
 
-FOLDER = "terms"
-IDS = f"{FOLDER}/ids.npy"  # int32 [words]: ids into VOCAB, segment after segment
-SEGMENTS = f"{FOLDER}/segments.npy"  # int64 [segments + 1]: where each segment starts in IDS
-CHUNKS = f"{FOLDER}/chunks.npy"  # int64 [chunks + 1]: each chunk's first segment
-VOCAB = f"{FOLDER}/vocab.json"  # the stemmed words, by id
 # Between the words of ChunkTerms.joined: no word holds it (words are runs of word characters).
 SEPARATOR = "\x1f"
 _CACHED = 8192  # chunks whose decoded words are kept (the popular ones)
@@ -82,22 +79,22 @@ class StoredTerms(ChunkTerms):
         from rag.indexing.vectors import memory_map
 
         self._generation = generation
-        self._ids = memory_map(generation / IDS)
-        self._segments = memory_map(generation / SEGMENTS)
-        self._firsts = memory_map(generation / CHUNKS)
+        self._ids = memory_map(generation / TERM_IDS)
+        self._segments = memory_map(generation / TERM_SEGMENTS)
+        self._firsts = memory_map(generation / TERM_CHUNKS)
         if not (
             len(self._firsts) == chunks + 1
             and len(self._segments) == int(self._firsts[-1]) + 1
             and int(self._segments[-1]) == len(self._ids)
         ):
             # The loader reports it as damage, with how to rebuild (rag.indexing.index._read).
-            raise ValueError(f"the files in {generation / FOLDER} disagree with the index's {chunks} chunks")
+            raise ValueError(f"the files in {generation / TERMS} disagree with the index's {chunks} chunks")
         super().__init__(self._text, self._sentences, self._title)
 
     @cached_property
     def _vocab(self) -> list[str]:
         # Read on first use, not at load: a new process answering one question reads it then.
-        return json.loads((self._generation / VOCAB).read_text(encoding="utf-8"))
+        return json.loads((self._generation / TERM_VOCAB).read_text(encoding="utf-8"))
 
     def _segment(self, segment: int) -> list[str]:
         vocab = self._vocab
@@ -136,8 +133,8 @@ def write_terms(folder: Path, chunks: Sequence[Chunk]) -> None:
         for sentence in chunk.sentences:
             add(sorted(set(tokenize(sentence.text))))
         firsts.append(len(segments) - 1)
-    (folder / FOLDER).mkdir()
-    np.save(folder / IDS, np.asarray(ids, dtype=np.int32))
-    np.save(folder / SEGMENTS, np.asarray(segments, dtype=np.int64))
-    np.save(folder / CHUNKS, np.asarray(firsts, dtype=np.int64))
-    (folder / VOCAB).write_text(json.dumps(list(vocab), ensure_ascii=False), encoding="utf-8")
+    (folder / TERMS).mkdir()
+    np.save(folder / TERM_IDS, np.asarray(ids, dtype=np.int32))
+    np.save(folder / TERM_SEGMENTS, np.asarray(segments, dtype=np.int64))
+    np.save(folder / TERM_CHUNKS, np.asarray(firsts, dtype=np.int64))
+    (folder / TERM_VOCAB).write_text(json.dumps(list(vocab), ensure_ascii=False), encoding="utf-8")

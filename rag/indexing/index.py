@@ -17,6 +17,7 @@ from rag.indexing.store import (
     DOC_FREQ,
     FAISS,
     SENTENCE_VECTORS,
+    TERMS,
     Manifest,
     collect_garbage,
     damaged_files,
@@ -66,7 +67,7 @@ class Index:
         """The stemmed words of the chunks, their sentences and titles (rag.indexing.chunk_terms)."""
         from rag.indexing.chunk_terms import StemmedOnUse
 
-        return self.stored_terms or StemmedOnUse(self.chunks)
+        return self.stored_terms if self.stored_terms is not None else StemmedOnUse(self.chunks)
 
     @property
     def location(self) -> str:
@@ -174,7 +175,6 @@ def _load_generation(generation: Path, index_dir: Path) -> Index:
 
 def _read(generation: Path, index_dir: Path, manifest: Manifest) -> Index:
     from rag.indexing.bm25_matrix import Bm25Matrix
-    from rag.indexing.chunk_terms import FOLDER as TERMS
     from rag.indexing.chunk_terms import StoredTerms
     from rag.indexing.vectors import memory_map, read_faiss
 

@@ -38,9 +38,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rag.errors import IndexCorruptError, IndexNotFoundError, UnsupportedFormatError
-from rag.indexing.chunk_terms import CHUNKS as TERM_CHUNKS
-from rag.indexing.chunk_terms import IDS as TERM_IDS
-from rag.indexing.chunk_terms import SEGMENTS as TERM_SEGMENTS
 
 FORMAT_VERSION = 1
 # Every name inside an index folder, here and nowhere else.
@@ -52,6 +49,12 @@ SENTENCE_VECTORS = "sentence_vectors.npy"
 FAISS = "faiss.index"
 BM25 = "bm25"
 DOC_FREQ = f"{BM25}/doc_freq.json"  # stemmed term -> chunks holding it, beside bm25s's own files
+# The chunks' stemmed words (rag.indexing.chunk_terms explains the layout).
+TERMS = "terms"
+TERM_IDS = f"{TERMS}/ids.npy"  # int32 [words]: ids into TERM_VOCAB, segment after segment
+TERM_SEGMENTS = f"{TERMS}/segments.npy"  # int64 [segments + 1]: where each segment starts
+TERM_CHUNKS = f"{TERMS}/chunks.npy"  # int64 [chunks + 1]: each chunk's first segment
+TERM_VOCAB = f"{TERMS}/vocab.json"  # the stemmed words, by id
 LOCK = ".lock"
 # filelock's ReadWriteLock (an SQLite file): loads share it while they read a generation;
 # removing old generations takes it alone. Separate from LOCK, which a build holds for its
