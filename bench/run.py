@@ -171,12 +171,15 @@ def _peers(results: dict, plan: dict) -> dict:
         rounds.append(found)
     ours_query = results.get("retrieve_p50_ms")
     out: dict = {"rounds": [{name: row["build_s"] for name, row in found.items()} for found in rounds]}
-    rag_build = statistics.median(r["rag"]["build_s"] for r in rounds)
+    # Medians of two rounds are means: rounded, or 87.8 is written as 87.80000000000001.
+    rag_build = round(statistics.median(r["rag"]["build_s"] for r in rounds), 3)
     for mode in RAG_MODES:
-        out[mode.replace("-", "_") + "_build_s"] = statistics.median(r[mode]["build_s"] for r in rounds)
+        out[mode.replace("-", "_") + "_build_s"] = round(
+            statistics.median(r[mode]["build_s"] for r in rounds), 3
+        )
     for name in PEERS:
         peer = dict(rounds[-1][name])  # its query figures and versions: the last round's
-        peer["build_s"] = statistics.median(r[name]["build_s"] for r in rounds)
+        peer["build_s"] = round(statistics.median(r[name]["build_s"] for r in rounds), 3)
         peer["rag_build_s"], peer["rag_query_p50_ms"] = rag_build, ours_query  # what the ratios divide by
         peer["build_speedup"] = round(
             statistics.median(r[name]["build_s"] / r["rag"]["build_s"] for r in rounds), 2
