@@ -61,7 +61,7 @@ def test_refused_files_are_reported_and_the_rest_is_added(library):
     assert not (library.corpus.parent / "escape.md").exists()
     summary = report.summary()
     assert (
-        summary.startswith("Added page.html (3 chunks) in ")
+        summary.startswith("Added page.html (2 chunks) in ")  # 3 with an invented dateline
         and "Refused '../escape.md' is not a plain" in summary
     )
     assert summary.endswith("; empty.txt is empty.")

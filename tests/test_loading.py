@@ -185,6 +185,28 @@ def test_html_author_and_date_become_a_byline_and_dateline():
     assert {"By Marta Kowalski.", "Published 14 April 2025."} <= set(sentences)
 
 
+def test_a_page_without_a_date_gets_no_dateline_and_keeps_its_title():
+    """A footer's "© 2025" is no publication date (htmldate's guess made it "Published 1
+    January 2025."), and a title over a short byline is still the document's title."""
+    from rag.ingest.formats import extract_text
+    from rag.ingest.structure import parse_sections
+
+    page = (
+        b"<html><head><title>Heron warehouse robot</title><meta name='author' content='Julien Moreau'>"
+        b"</head><body><article><h1>Heron warehouse robot</h1>"
+        b"<p>Heron is an autonomous mobile robot for small warehouses. It runs for ten hours on a charge.</p>"
+        b"<h2>Pricing</h2><table><tr><th>Model</th><th>Price</th></tr><tr><td>Heron S</td><td>45,000 EUR</td>"
+        b"</tr><tr><td>Heron L</td><td>62,000 EUR</td></tr></table>"
+        b"<p>Deliveries start in the first quarter of 2026.</p></article>"
+        b"<footer>&copy; 2025 Acme Robotics. All rights reserved.</footer></body></html>"
+    )
+    text = extract_text(page, "heron.html")
+    assert text.startswith("Heron warehouse robot\n\nBy Julien Moreau.\n\nHeron is")
+    assert "Published" not in text
+    titles = [section.title for section in parse_sections(text)]
+    assert titles == ["Heron warehouse robot", "Heron warehouse robot › Pricing"]
+
+
 def test_a_file_name_that_is_not_utf8_is_skipped_not_the_build(tmp_path, caplog):
     import os
 

@@ -261,6 +261,10 @@ def _read_html(data: bytes, name: str) -> str:
         include_comments=False,
         deduplicate=False,
         with_metadata=True,
+        # Dates the page's markup states (meta tags, <time>, the URL) only: htmldate's
+        # extensive search reads a footer's "© 2025" as 1 January 2025, and the byline
+        # below would cite a publication date the page never gave.
+        date_extraction_params={"extensive_search": False, "original_date": True},
     )
     body = getattr(document, "text", None) or ""
     if not body.strip():

@@ -92,6 +92,19 @@ def _is_heading(line: _Line, following: _Line | None) -> bool:
     )
 
 
+def _is_title_line(original: str, line: _Line, following: _Line | None) -> bool:
+    """A document's first line standing alone (a blank line under it) and shaped like a
+    heading: its title, however short the line after it ("Heron warehouse robot" over "By
+    Julien Moreau.", as the HTML and Word readers put a page's title and byline)."""
+    if following is None or original.count("\n", line.end, following.start) < 2:
+        return False
+    return (
+        line.words <= _MAX_HEADING_WORDS
+        and not line.text.endswith(_CLOSING_PUNCTUATION)
+        and line.text[0].isupper()
+    )
+
+
 def _is_article_title(line: _Line, following: _Line | None) -> bool:
     if not _BULLET.match(line.text) or following is None:
         return False
@@ -169,7 +182,9 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
             sentences, heading_only = [], []
             i += 2
             continue
-        if _is_heading(line, following):
+        if _is_heading(line, following) or (
+            i == 0 and not doc_title and _is_title_line(original, line, following)
+        ):
             heading = undouble(_MARKDOWN_HEADING.sub("", line.text))
             if not doc_title:
                 doc_title = parent = heading
