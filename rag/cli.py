@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from rag.indexing.build import BuildReport
 
 
+def _at_least_one(text: str) -> int:
+    """The argparse type of a count of passages: a whole number, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def _index(args: argparse.Namespace) -> int:
     from rag.api import build_index
 
@@ -162,7 +173,7 @@ def parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="answer a question with cited sources")
     _store_option(ask)
     ask.add_argument("question")
-    ask.add_argument("-k", type=int, default=5, help="passages to answer from (default 5)")
+    ask.add_argument("-k", type=_at_least_one, default=5, help="passages to answer from (default 5)")
     ask.add_argument(
         "--index",
         type=Path,
@@ -229,7 +240,7 @@ def parser() -> argparse.ArgumentParser:
         help="first half (dev), second half (test) or all; default: all for the seeds, test for benchmarks",
     )
     evaluate.add_argument("--limit", type=int, help="use only the first N questions of the split")
-    evaluate.add_argument("-k", type=int, default=5)
+    evaluate.add_argument("-k", type=_at_least_one, default=5)
     evaluate.add_argument(
         "--index",
         type=Path,

@@ -23,6 +23,25 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_an_index_path_that_is_a_file_is_one_line_for_ask_and_index(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The harbour opens at six.\n", encoding="utf-8")
+    for argv in (["ask", "When?", "--index", str(notes)], ["index", str(tmp_path), "--index", str(notes)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {notes} is a file, not an index folder: pass --index a folder")
+        assert len(err.splitlines()) == 1
+    assert notes.read_text(encoding="utf-8") == "The harbour opens at six.\n"  # left as it was
+
+
+@pytest.mark.parametrize("k", ["0", "-3", "two"])
+def test_a_passage_count_below_one_is_refused_by_the_parser(k, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["ask", "When?", "-k", k])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith("rag ask: error: argument -k: ")
+
+
 def test_empty_question_on_the_cli(built_seed_index, capsys):
     assert main(["ask", "  ", "--index", str(built_seed_index)]) == 1
     assert "empty" in capsys.readouterr().err

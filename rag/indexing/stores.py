@@ -117,7 +117,17 @@ class FileStore:
     """The embedded default: generations of plain files in one folder (see rag.indexing.store)."""
 
     def __init__(self, index_dir: Path | str):
+        """The index kept in the folder ``index_dir`` (made by the first build when missing).
+
+        Raises:
+            ConfigError: ``index_dir`` is a file.
+        """
         self.index_dir = Path(index_dir)
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise ConfigError(
+                f"{self.index_dir} is a file, not an index folder: pass --index a folder "
+                "(a new one is created when it does not exist)."
+            )
 
     @property
     def key(self) -> str:  # noqa: D102 - see Store
