@@ -138,3 +138,17 @@ def test_a_reported_that_clause_is_not_a_demonstrative():
     for question in ("Has the CEO said that prices rose?", "Did analysts say that prices rose?"):
         assert "(about:" not in resolve(question, previous).resolved
     assert "(about: SoftBank, OpenAI)" in resolve("Has Amazon commented on that deal?", previous).resolved
+
+
+def test_a_swapped_name_keeps_one_article_and_a_topic_stops_before_the_verb():
+    """Found by a newcomer: "How much does the the Heron S cost?" and "How fast do the Basic
+    plan include respond?" were searched for."""
+    assert (
+        resolve("And the Heron S?", [Turn("How much does the Heron L cost?", "", "")]).resolved
+        == "How much does the Heron S cost?"
+    )
+    assert topic("What does the Basic plan include?") == "the Basic plan"
+    assert (
+        "include"
+        not in resolve("and how fast do they respond?", [Turn("What does the Basic plan include?")]).resolved
+    )

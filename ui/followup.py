@@ -65,6 +65,8 @@ _BARE_WH = re.compile(rf"^\s*(?:(?:and|but|so)\s+)?(?:since\s+|by\s+|until\s+)?{
 _LEADING_WH = re.compile(
     rf"^\s*{_WH}\s+(?P<rest>(?:is|are|was|were|does|do|did|has|have|had|will|would|can|could)\b.*)$", re.I
 )
+# "What does …", "How much did …": the question's main verb comes last, after its subject.
+_DO_SUPPORT = re.compile(rf"^\s*{_WH}\s+(?:do|does|did)\b", re.I)
 _AUX = frozenset(
     "is are was were be been being do does did has have had will would can could should may might must "
     "cost costs mean means happen happened say said".split()
@@ -175,6 +177,7 @@ def topic(question: str) -> str | None:
     )
     if asked and not set(asked.group("noun").lower().split()) & _STOP:
         return "the " + asked.group("noun").lower()
+    do_support = _DO_SUPPORT.match(question) is not None
     for match in re.finditer(r"\b(?:the|this|that)\s+", question, re.I):
         rest = question[match.end() :]
         words: list[str] = []
@@ -189,6 +192,8 @@ def topic(question: str) -> str | None:
                 break  # "the bridge loan SoftBank is seeking": the name starts a new phrase
             words.append(text)
             last_end = word.end()
+        if do_support and len(words) > 1 and not rest[last_end:].strip(" ?.!"):
+            words.pop()  # "What does the Basic plan include?": the last word is the verb
         if any(w[0].islower() for w in words):
             return "the " + " ".join(words)
     return None
@@ -205,7 +210,9 @@ def _ellipsis(question: str, before: str, previous: Turn) -> str | None:
     old_names, old_topic = names(before), topic(before)
     bare = re.sub(r"^(the|a|an)\s+", "", rest, flags=re.I)
     if bare[:1].isupper() and old_names:  # a name for a name: "And the EU?" after "…SoftBank…"
-        return before.replace(old_names[0], rest, 1)
+        # One article, not two: "And the Heron S?" after "How much does the Heron L cost?".
+        article = re.search(r"\b(?:the|a|an)\s+$", before[: before.find(old_names[0])], re.I)
+        return before.replace(old_names[0], bare if article else rest, 1)
     if old_topic and old_topic in before:
         new = rest if rest.lower().startswith(("the ", "a ", "an ")) else "the " + rest
         return before.replace(old_topic, new, 1)
