@@ -87,6 +87,10 @@ def test_an_abstention_a_follow_up_and_bad_requests(served):
         client.chat.completions.create(model="rag:other", messages=[{"role": "user", "content": MISTRAL}])
     with pytest.raises(BadRequestError, match="empty"):
         client.chat.completions.create(model="rag:seeds", messages=[{"role": "user", "content": "  "}])
+    for raw in (b"{not json", b"[1, 2]"):  # OpenAI's error shape, not FastAPI's
+        refused = httpx.post(base + "/chat/completions", content=raw, auth=("ana", "s3cret"))
+        assert refused.status_code == 400 and "JSON" in refused.json()["error"]["message"]
+    assert httpx.post(base + "/chat/completions", content=b"{not json").status_code == 401  # login first
     with pytest.raises(BadRequestError, match="choose one of: extractive"):
         client.chat.completions.create(
             model="rag:seeds:gpt-17", messages=[{"role": "user", "content": MISTRAL}]

@@ -27,9 +27,9 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag.answer.generators import EXTRACTIVE, modes
@@ -146,8 +146,8 @@ def citations_data(answer: Answer) -> list[dict[str, Any]]:
             "number": number,
             "source": c.source,
             "title": c.title,
-            "start": c.start + c.sentence_start,
-            "end": c.start + c.sentence_end,
+            "start": c.sentence_span[0],
+            "end": c.sentence_span[1],
             "sentence": c.sentence,
             "passage_start": c.start,
             "passage_end": c.end,
@@ -241,6 +241,21 @@ def _authorized(request: Request, guard: LoginGuard | None) -> bool:
     return guard.check_token(given)  # the UI's check: the same lockout after wrong passwords
 
 
+async def _json_object(request: Request) -> dict[str, Any] | ApiError:
+    """The request's JSON object, or the OpenAI-style error for a body that is not one.
+
+    Read here rather than declared as a ``dict`` parameter: FastAPI would answer a malformed
+    body itself, in its own error format and before the login is checked.
+    """
+    try:
+        body = json.loads(await request.body())
+    except ValueError as error:  # also a body that is not UTF-8
+        return ApiError(400, f"The request body is not valid JSON ({error}); send a JSON object.")
+    if not isinstance(body, dict):
+        return ApiError(400, "The request body must be a JSON object with 'model' and 'messages'.")
+    return body
+
+
 def openai_router(libraries: Libraries, guard: LoginGuard | None) -> APIRouter:
     """The /v1 routes over ``libraries``, behind the UI's login ``guard`` when one is set."""
     router = APIRouter(prefix="/v1")
@@ -261,9 +276,13 @@ def openai_router(libraries: Libraries, guard: LoginGuard | None) -> APIRouter:
         return JSONResponse({"object": "list", "data": data})
 
     @router.post("/chat/completions", response_model=None)
-    def chat_completions(request: Request, body: dict[str, Any]) -> JSONResponse | StreamingResponse:
+    def chat_completions(
+        request: Request, body: Annotated[dict[str, Any] | ApiError, Depends(_json_object)]
+    ) -> JSONResponse | StreamingResponse:
         if not _authorized(request, guard):
             return refused.response()
+        if isinstance(body, ApiError):
+            return body.response()
         try:
             answer, model, resolved = _answer(libraries, body)
         except ApiError as error:
