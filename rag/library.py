@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import DocumentError
-from rag.indexing.build import BuildReport
+from rag.indexing.build import BuildReport, counted
 from rag.indexing.stores import open_store
 from rag.ingest.formats import corpus_files
 from rag.ingest.uploads import CheckedUpload, check_upload
@@ -69,7 +69,7 @@ class AddReport:
         parts = []
 
         def named(names: list[str]) -> str:
-            return ", ".join(f"{name} ({_count(self.file_chunks.get(name, 0), 'chunk')})" for name in names)
+            return ", ".join(f"{name} ({counted(self.file_chunks.get(name, 0), 'chunk')})" for name in names)
 
         if self.added:
             parts.append(f"Added {named(self.added)}")
@@ -95,7 +95,7 @@ class Library:
 
     >>> library = Library("seeds", Path("seeds"), Path("index"))      # doctest: +SKIP
     >>> library.add([("notes.md", b"# Notes\\nThe deal closed in May.")]).summary()  # doctest: +SKIP
-    '2 chunks from 1 files in 0.4 s.'
+    '2 chunks from 1 file in 0.4 s.'
     """
 
     def __init__(
@@ -265,10 +265,6 @@ class Library:
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(data)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _sha256(data: bytes) -> str:

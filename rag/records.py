@@ -146,9 +146,15 @@ class Citation:
         )
 
     @property
+    def sentence_span(self) -> tuple[int, int]:
+        """(start, end) of the sentence in the source file: ``read()[start:end]`` is the
+        sentence (``start``/``end`` alone are the passage's)."""
+        return self.start + self.sentence_start, self.start + self.sentence_end
+
+    @property
     def location(self) -> str:
         """Where the sentence is, for people: "p. 12, chars 340–415" (no page outside PDFs)."""
-        start, end = self.start + self.sentence_start, self.start + self.sentence_end
+        start, end = self.sentence_span
         page = f"p. {self.page}, " if self.page is not None else ""
         return f"{page}chars {start}–{end}"
 

@@ -22,6 +22,8 @@ def test_answer_contract(engine, seeds_dir):
     # The passage and the supporting sentence are exact spans of the original file.
     assert original[first.start : first.end] == first.text
     assert original[first.start + first.sentence_start : first.start + first.sentence_end] == first.sentence
+    start, end = first.sentence_span  # the README's one-step form of the same
+    assert original[start:end] == first.sentence
     assert "128-billion-parameter" in first.sentence
     assert isinstance(first.score, float)
 

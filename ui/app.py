@@ -17,6 +17,7 @@ import gradio as gr  # this module is the UI: `import rag` never imports it
 from rag.config import MAX_QUESTION_CHARS
 from rag.engine import check_question
 from rag.errors import QuestionError, RagError
+from rag.indexing.build import counted
 from rag.ingest.formats import SUFFIXES, supported_types
 from rag.library import Library
 from ui.assets import CONFIRM_DELETE_JS, CSS, PANEL_JS
@@ -256,7 +257,8 @@ def build_app(
         try:
             report = shared.get(library).delete(name, progress=lambda f, message: progress(f, desc=message))
             shared.engine(library)
-            status = f"Deleted {name}; the index now holds {report.chunks} chunks from {report.files} files."
+            held = f"{counted(report.chunks, 'chunk')} from {counted(report.files, 'file')}"
+            status = f"Deleted {name}; the index now holds {held}."
         except RagError as error:
             status = f"⚠️ {error}"
         return (status, *documents_view(library))
@@ -291,8 +293,8 @@ def build_app(
                     "source": c.source,
                     "title": c.title,
                     "sentence": c.sentence,
-                    "start": c.start + c.sentence_start,
-                    "end": c.start + c.sentence_end,
+                    "start": c.sentence_span[0],
+                    "end": c.sentence_span[1],
                     "passage": c.text,
                     "page": c.page,
                 }

@@ -40,9 +40,9 @@ def _passage(citation: Citation, css: str) -> str:
 
 
 def _span(citation: Citation) -> str:
-    start = citation.start + citation.sentence_start
+    start, end = citation.sentence_span
     page = f"p. {citation.page} · " if citation.page is not None else ""
-    return f"{page}characters {start:,}–{citation.start + citation.sentence_end:,}"
+    return f"{page}characters {start:,}–{end:,}"
 
 
 INJECTION_WARNING = (
@@ -119,8 +119,7 @@ def document_html(
         f"<div class='rag-source-file'><code>{escape(citation.source)}</code> · {_span(citation)}</div></div>"
     )
     css = "rag-closest" if abstained else "rag-support"  # a closest passage is not support
-    sentence_start = citation.start + citation.sentence_start
-    sentence_end = citation.start + citation.sentence_end
+    sentence_start, sentence_end = citation.sentence_span
     if text is None or text[citation.start : citation.end] != citation.text:
         why = problem or "The file changed since it was indexed; re-upload it to index the new version."
         body = _marked(citation.text, citation.sentence_start, citation.sentence_end, css, "rag-target")

@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 _PROGRESS_STEP = 64
 
 
+def counted(number: int, noun: str) -> str:
+    """``"1 file"``, ``"2 files"``: a count for a message, with the noun in number."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 @dataclass
 class BuildReport:
     """What a build did, for the CLI and the evaluation report."""
@@ -59,23 +64,27 @@ class BuildReport:
         """True when no file was added, changed or removed."""
         return not (self.added or self.changed or self.removed)
 
+    @property
+    def _size(self) -> str:
+        return f"{counted(self.chunks, 'chunk')} from {counted(self.files, 'file')}"
+
     def summary(self) -> str:
         """One line for the CLI: what was indexed, from how many files, and how long it took."""
         if self.up_to_date and self.retokenized:
             return (
                 f"Index {self.target} re-tokenized for this version's word matching (no embedding): "
-                f"{self.chunks} chunks from {self.files} files in {self.seconds:.1f} s."
+                f"{self._size} in {self.seconds:.1f} s."
             )
         kept = f"; {len(self.kept)} kept from earlier runs" if self.kept else ""
         if self.repaired:
             return (
                 f"Repaired index {self.target} (damaged: {', '.join(self.repaired)}; everything "
-                f"re-embedded): {self.chunks} chunks from {self.files} files in {self.seconds:.1f} s."
+                f"re-embedded): {self._size} in {self.seconds:.1f} s."
             )
         if self.up_to_date:
-            return f"Index {self.target} is up to date: {self.chunks} chunks from {self.files} files{kept}."
+            return f"Index {self.target} is up to date: {self._size}{kept}."
         return (
-            f"Indexed {self.chunks} chunks from {self.files} files into {self.target} in "
+            f"Indexed {self._size} into {self.target} in "
             f"{self.seconds:.1f} s ({len(self.added)} added, {len(self.changed)} updated, "
             f"{len(self.removed)} removed, {self.unchanged} unchanged{kept})."
         )

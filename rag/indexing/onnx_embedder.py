@@ -153,7 +153,7 @@ def _made_once(target: Path, make: Callable[[Path], None]) -> Path:
 
 def _export(model_dir: Path, staging: Path, settings: dict[str, Any]) -> None:
     """Trace the transformer to ONNX into ``staging``, with the tokenizer and settings beside it."""
-    log.warning("Exporting the embedding model %s to ONNX once (about 10 s)…", model_dir.name)
+    log.warning("Exporting the embedding model in %s to ONNX once (about 10 s)…", model_dir)
     try:
         try:
             import torch
