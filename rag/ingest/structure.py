@@ -84,11 +84,15 @@ def _is_heading(line: _Line, following: _Line | None) -> bool:
         return line.words <= _MAX_MARKDOWN_HEADING_WORDS
     if following is None or _BULLET.match(line.text) or _continues(line, following):
         return False
+    return _heading_shaped(line) and following.words > line.words
+
+
+def _heading_shaped(line: _Line) -> bool:
+    """Short, capitalised, and not ending as a sentence does."""
     return (
         line.words <= _MAX_HEADING_WORDS
         and not line.text.endswith(_CLOSING_PUNCTUATION)
         and line.text[0].isupper()
-        and following.words > line.words
     )
 
 
@@ -98,11 +102,7 @@ def _is_title_line(original: str, line: _Line, following: _Line | None) -> bool:
     Julien Moreau.", as the HTML and Word readers put a page's title and byline)."""
     if following is None or original.count("\n", line.end, following.start) < 2:
         return False
-    return (
-        line.words <= _MAX_HEADING_WORDS
-        and not line.text.endswith(_CLOSING_PUNCTUATION)
-        and line.text[0].isupper()
-    )
+    return _heading_shaped(line)
 
 
 def _is_article_title(line: _Line, following: _Line | None) -> bool:
