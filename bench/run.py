@@ -33,7 +33,7 @@ FULL = {
 }
 TINY = {"questions": 8, "scale": [3_000], "seed_repeats": 1, "cold_repeats": 1, "limit": 2, "rounds": 2}
 # The builds compared in interleaved rounds: rag as shipped, rag embedding in fp32 whatever
-# the CPU (what "as shipped" is on a CPU without AMX: rag.indexing.bulk), rag with the opt-in
+# the CPU (what "as shipped" is on a CPU without AMX: rag.embedding.bulk), rag with the opt-in
 # fast build (int8 weights, pooled sentence vectors; README), and the peers.
 RAG_MODES = {
     "rag": {},

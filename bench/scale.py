@@ -71,15 +71,15 @@ def exact_neighbours(vectors: np.ndarray, queries: np.ndarray, k: int = K) -> np
     return index.search(queries, k)[1]
 
 
-# name -> (build, how the probe reads it back). The rag policy types come from rag.indexing.vectors.
+# name -> (build, how the probe reads it back). The rag policy types come from rag.store.vectors.
 def _build_flat(vectors: np.ndarray) -> Any:
-    from rag.indexing.vectors import build_faiss
+    from rag.store.vectors import build_faiss
 
     return build_faiss(vectors, "flat")[0]
 
 
 def _build_ivfpq(vectors: np.ndarray) -> Any:
-    from rag.indexing.vectors import build_faiss
+    from rag.store.vectors import build_faiss
 
     return build_faiss(vectors, "ivfpq")[0]
 
@@ -158,7 +158,7 @@ def measure(
             "file_mb": round(path.stat().st_size / 2**20, 1),
         }
         path.unlink()
-    from rag.indexing.vectors import index_type_for
+    from rag.store.vectors import index_type_for
 
     return {"vectors": count, "rag_picks": index_type_for(count), "types": results}
 
@@ -180,7 +180,7 @@ def probe(path: Path, kind: str, vectors_path: Path, queries_path: Path, truth_p
     truth = np.load(truth_path)
     before, before_anon = rss_mb(), rss_mb("RssAnon")
     if kind == "ivfpq":
-        from rag.indexing.vectors import memory_map, read_faiss
+        from rag.store.vectors import memory_map, read_faiss
 
         # rag's own read path: codes in RAM, vectors memory-mapped and read row by row.
         index = read_faiss(path, "ivfpq", memory_map(vectors_path))

@@ -44,7 +44,7 @@ QUESTIONS = [
 SWITCHER = """
 import json, shutil, sys
 from pathlib import Path
-from rag.indexing.store import Manifest, MANIFEST, build_lock, live_generation, write_generation
+from rag.store.generations import Manifest, MANIFEST, build_lock, live_generation, write_generation
 
 index_dir, stop = Path(sys.argv[1]), Path(sys.argv[2])
 switches = 0
@@ -75,7 +75,7 @@ def _generations(index_dir: Path) -> int:
 def measure_loads(index_dir: Path, loads: int, processes: int) -> dict:
     """Loads (in this process) and `rag ask` runs (new processes) while generations switch."""
     from rag.errors import RagError
-    from rag.indexing.index import load_index
+    from rag.store import load_index
 
     stop = index_dir.parent / "stop-switching"
     switcher = subprocess.Popen(
@@ -314,7 +314,7 @@ def measure_killed_builds(corpus: Path, index_dir: Path, runs: int) -> dict:
             os.kill(build.pid, signal.SIGKILL)
         build.wait()
         left.append(_generations(index_dir))
-    from rag.indexing.index import load_index
+    from rag.store import load_index
 
     load_index(index_dir)  # a start: removes what the killed builds left
     return {

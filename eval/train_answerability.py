@@ -32,8 +32,8 @@ from rag.answer.answerability import FEATURES, MODEL_FILE, AnswerabilityModel
 from rag.engine import Engine
 from rag.evaluation.datasets import Example, load_benchmark_examples, load_seed_examples, split_examples
 from rag.indexing.build import build_index
-from rag.indexing.index import load_index
 from rag.ingest.loading import load_jsonl, load_paths
+from rag.store import load_index
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"

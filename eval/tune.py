@@ -27,8 +27,8 @@ from rag.engine import Engine
 from rag.evaluation.datasets import load_benchmark_examples, load_seed_examples, split_examples
 from rag.evaluation.metrics import contains_answer
 from rag.indexing.build import build_index
-from rag.indexing.index import load_index
 from rag.ingest.loading import load_jsonl, load_paths
+from rag.store import load_index
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # this checkout
 

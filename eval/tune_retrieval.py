@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from rag.config import default_index
+from rag.embedding.embedders import get_embedder
 from rag.engine import Engine
 from rag.evaluation.datasets import Example, load_benchmark_examples, split_examples
 from rag.indexing.build import build_index
-from rag.indexing.embedders import get_embedder
-from rag.indexing.index import load_index
 from rag.ingest.loading import load_jsonl
 from rag.search.reranking import RERANK_FEATURES, RerankSettings
 from rag.search.retrieval import Retriever
+from rag.store import load_index
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # this checkout
 

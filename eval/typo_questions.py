@@ -18,7 +18,7 @@ import random
 import re
 from pathlib import Path
 
-from rag.indexing.lexical import STOPWORDS
+from rag.ingest.lexical import STOPWORDS
 
 SEED = 13
 _WORD = re.compile(r"[A-Za-z]+")

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.engine import get_engine
+from rag.config import default_corpus, default_index
+from rag.engine import clear_engines, get_engine
+from rag.errors import CorpusError
 from rag.indexing.build import BuildReport
+from rag.ingest.loading import load_jsonl, load_paths
 from rag.records import Answer, Passage
+from rag.search.followup import Turn, resolve
+from rag.store import load_index as _load
+from rag.store import open_store
 
 if TYPE_CHECKING:
     from rag.answer.generators.base import Generator
@@ -21,6 +27,7 @@ def ask(
     index: Path | str | None = None,
     corpus: Path | str | None = None,
     generator: str | Generator | None = None,
+    history: Sequence[Answer | Turn | tuple[str, str]] = (),
 ) -> Answer:
     """Answer ``question`` from the documents, citing a source span for every sentence.
 
@@ -41,6 +48,10 @@ def ask(
             "llama-cpp" (a local GGUF model), "openai" (an OpenAI-compatible server), or a
             :class:`rag.answer.generators.Generator`. Generated sentences are verified against the
             passages; unsupported ones are left out (see ``Answer.sentences`` and ``note``).
+        history: the conversation so far, oldest first: earlier :class:`Answer` objects, or
+            ``(question, answer text)`` pairs. A follow-up ("And when was that?") is then
+            rewritten to stand alone (rag.search.followup) before it is searched;
+            ``Answer.question`` is the question that was answered.
 
     Raises:
         ValueError: the question is empty or too long (a :class:`rag.QuestionError`).
@@ -52,7 +63,18 @@ def ask(
     >>> a.citations[0].source                             # doctest: +SKIP
     '001_e7367d59c646826d.txt'
     """
+    if history:
+        question = resolve(question, [_turn(item) for item in history]).resolved
     return get_engine(index, corpus).ask(question, k=k, generator=generator)
+
+
+def _turn(item: Answer | Turn | tuple[str, str]) -> Turn:
+    if isinstance(item, Turn):
+        return item
+    if isinstance(item, Answer):
+        return Turn(item.question, item.question, item.text)
+    question, answer = item
+    return Turn(question, question, answer)
 
 
 def retrieve(
@@ -87,10 +109,7 @@ def build_index(
     Raises:
         CorpusError: a path does not exist, or it holds no readable document.
     """
-    from rag.config import default_corpus, default_index
-    from rag.engine import clear_engines
     from rag.indexing import build as indexing
-    from rag.ingest.loading import load_jsonl, load_paths
 
     given = [Path(jsonl)] if jsonl is not None else [Path(p) for p in paths] or [default_corpus()]
     documents = load_jsonl(given[0]) if jsonl is not None else load_paths(given)
@@ -120,11 +139,7 @@ def remove_documents(names: Iterable[str], *, index: Path | str | None = None) -
         CorpusError: a name is not in the index, or removing would leave it empty.
         IndexNotFoundError: there is no index there.
     """
-    from rag.config import default_index
-    from rag.engine import clear_engines
-    from rag.errors import CorpusError
     from rag.indexing import build as indexing
-    from rag.indexing.index import load_index as _load
 
     index_dir = Path(index if index is not None else default_index())
     drop = set(names)
@@ -156,8 +171,6 @@ def check_index(index: Path | str | None = None) -> tuple[int, list[str]]:
         IndexNotFoundError: there is no index there.
         IndexCorruptError: its manifest is unreadable.
     """
-    from rag.config import default_index
-    from rag.indexing.stores import open_store
 
     report = open_store(Path(index if index is not None else default_index())).check()
     return report.checked, report.damaged
@@ -165,7 +178,5 @@ def check_index(index: Path | str | None = None) -> tuple[int, list[str]]:
 
 def load_index(index: Path | str | None = None):  # noqa: ANN201 - Index, imported lazily
     """Load an index folder (default: the default index) without touching any corpus."""
-    from rag.config import default_index
-    from rag.indexing.index import load_index as _load
 
     return _load(index if index is not None else default_index())

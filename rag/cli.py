@@ -48,7 +48,7 @@ def _index(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     """`rag index --check`: every part against its manifest; exit status 1 when damaged."""
     from rag.config import default_index
-    from rag.indexing.stores import open_store
+    from rag.store import open_store
 
     report = open_store(args.index or default_index()).check()
     print(report.summary())
@@ -95,7 +95,7 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ui.app import launch
+    from rag.ui.app import launch
 
     launch(
         host=args.host,
@@ -109,7 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _mcp(args: argparse.Namespace) -> int:
-    from ui.mcp_server import run
+    from rag.serve.mcp_server import run
 
     run(args.corpus or [], args.index, http=args.http, host=args.host, port=args.port)
     return 0

@@ -11,12 +11,18 @@ from typing import TYPE_CHECKING
 
 from rag.answer.base import Answerer, final
 from rag.answer.extractive import AnswerSettings, ExtractiveAnswerer
+from rag.answer.generators.base import resolve
+from rag.answer.grounded import GroundedAnswerer
 from rag.config import MAX_QUESTION_CHARS, default_corpus, default_index
+from rag.embedding.embedders import Embedder, get_embedder
 from rag.errors import EmbedderMismatchError, QuestionError
-from rag.indexing.embedders import Embedder, get_embedder
-from rag.indexing.index import Index, load_index
+from rag.indexing.build import build_index
+from rag.ingest.formats import corpus_files
+from rag.ingest.loading import load_paths
 from rag.records import Answer, Passage
 from rag.search.retrieval import Retriever, RetrieverSettings
+from rag.store import load_index, open_store, store_spec
+from rag.store.index import Index
 
 if TYPE_CHECKING:
     from rag.answer.generators.base import Generator
@@ -103,12 +109,10 @@ class Engine:
         Raises:
             GeneratorError: the generator is unknown or cannot start.
         """
-        from rag.answer.generators.base import resolve
 
         chosen = resolve(generator)
         if chosen is None:
             return self.answerer
-        from rag.answer.grounded import GroundedAnswerer
 
         return GroundedAnswerer(self.index, self.embedder, self.answerer, chosen)
 
@@ -154,7 +158,6 @@ _lock = threading.Lock()
 def _corpus_state(corpus: Path) -> tuple[tuple[str, int, int], ...]:
     """Name, size and modification time of every corpus file: cheap to read (no file is
     opened), and any edit, addition or removal changes it."""
-    from rag.ingest.formats import corpus_files
 
     paths = [corpus] if corpus.is_file() else corpus_files(corpus)
     state = []
@@ -202,9 +205,6 @@ def get_engine(index: Path | str | None = None, corpus: Path | str | None = None
 
 def _sync(index_dir: Path, corpus: Path, engine: Engine | None) -> Engine:
     """Bring the index in step with the corpus; reload the engine if anything changed."""
-    from rag.indexing.build import build_index
-    from rag.indexing.stores import open_store
-    from rag.ingest.loading import load_paths
 
     if not open_store(index_dir).exists():
         log.info("Indexing %s into %s on first use: every document is embedded once.", corpus, index_dir)
@@ -218,7 +218,6 @@ def _sync(index_dir: Path, corpus: Path, engine: Engine | None) -> Engine:
 
 def _key(index_dir: Path) -> str:
     """The engine cache's key: the index folder, and the store when one is configured."""
-    from rag.indexing.stores import store_spec
 
     return f"{store_spec() or 'files'}|{index_dir.resolve()}"
 

@@ -59,3 +59,8 @@ class ConfigError(RagError):
 class StoreError(RagError):
     """A remote index store (a Milvus server, a Milvus Lite file) cannot be reached, refuses
     the request, or is held by another process."""
+
+
+class UnsupportedModelError(RagError):
+    """An embedding model is not of the shape rag exports to ONNX (a BERT-style transformer,
+    mean or CLS pooling); the torch model is used instead."""

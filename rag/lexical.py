@@ -1,5 +1,5 @@
-"""Public alias of :mod:`rag.indexing.lexical`: the tokenizer BM25 and the answerer share."""
+"""Public alias of :mod:`rag.ingest.lexical`: the tokenizer BM25 and the answerer share."""
 
-from rag.indexing.lexical import STOPWORDS, TOKENIZER_VERSION, coverage, idf_weights, tokenize
+from rag.ingest.lexical import STOPWORDS, TOKENIZER_VERSION, coverage, idf_weights, tokenize
 
 __all__ = ["STOPWORDS", "TOKENIZER_VERSION", "coverage", "idf_weights", "tokenize"]

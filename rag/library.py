@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.engine import clear_engines
 from rag.errors import DocumentError
-from rag.indexing.build import BuildReport, counted
-from rag.indexing.stores import open_store
+from rag.indexing.build import BuildReport, build_index, counted
 from rag.ingest.formats import corpus_files
+from rag.ingest.loading import load_paths
 from rag.ingest.uploads import CheckedUpload, check_upload
+from rag.store import open_store
 
 if TYPE_CHECKING:
     from rag.indexing.worker import BuildWorker
@@ -115,6 +117,10 @@ class Library:
         # server uses so that questions are never slowed down by indexing.
         self.builder = builder
         self._lock = threading.Lock()  # one change at a time (the build lock covers other processes)
+
+    def generation(self) -> str | None:
+        """The live build of this library's index, as its store names it (None: nothing built)."""
+        return open_store(self.index).generation()
 
     def documents(self) -> list[DocumentInfo]:
         """Every document file of the corpus, with its title and chunks from the index."""
@@ -228,9 +234,6 @@ class Library:
         return report
 
     def _rebuild(self, without: str | None, notify: Progress, offset: float) -> BuildReport:
-        from rag.engine import clear_engines
-        from rag.indexing.build import build_index
-        from rag.ingest.loading import load_paths
 
         notify(offset, "Reading documents")
 

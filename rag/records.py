@@ -158,6 +158,27 @@ class Citation:
         page = f"p. {self.page}, " if self.page is not None else ""
         return f"{page}chars {start}–{end}"
 
+    def payload(self, number: int) -> dict[str, Any]:
+        """This citation as clients receive it (the Gradio API, ``/v1`` and MCP alike).
+
+        ``start``/``end`` are the cited sentence's character offsets in the document text
+        (``rag.formats.read_document(source)[start:end]``), ``passage_start``/``passage_end``
+        the passage's; ``number`` is its marker in the answer text (``[number]``).
+        """
+        start, end = self.sentence_span
+        return {
+            "number": number,
+            "source": self.source,
+            "title": self.title,
+            "sentence": self.sentence,
+            "start": start,
+            "end": end,
+            "passage": self.text,
+            "passage_start": self.start,
+            "passage_end": self.end,
+            "page": self.page,  # 1-based page of a PDF; None for other documents
+        }
+
 
 @dataclass(frozen=True)
 class AnswerSentence:
@@ -198,6 +219,20 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         """The answer as JSON-ready data (citations and sentences as dicts); see :meth:`from_dict`."""
         return asdict(self)
+
+    def payload(self) -> dict[str, Any]:
+        """The answer as clients receive it (the Gradio API, ``/v1`` and MCP alike): the text,
+        whether it abstained, its confidence (0..1), who wrote it, and each citation's
+        :meth:`Citation.payload`. Unlike :meth:`to_dict` it is meant to be read, not read back."""
+        return {
+            "question": self.question,
+            "text": self.text,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "generator": self.generator,
+            "note": self.note,
+            "citations": [c.payload(n) for n, c in enumerate(self.citations, 1)],
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Answer:

@@ -53,7 +53,7 @@ def _fast_lane_never_loads_the_model(request, monkeypatch):
     """In a run that deselects `model`, loading the real model is a test bug: say which mark is missing."""
     if "not model" not in (request.config.getoption("-m") or "") or request.node.get_closest_marker("model"):
         return
-    from rag.indexing import embedders
+    from rag.embedding import embedders
 
     def refuse(*args, **kwargs):
         raise AssertionError(
@@ -79,7 +79,7 @@ def _copy(index_dir: Path, target: Path) -> Path:
 
 def _open(index_dir: Path, embedder):
     from rag.engine import Engine
-    from rag.indexing.index import load_index
+    from rag.store import load_index
 
     return Engine.open(load_index(index_dir), embedder)
 
@@ -87,7 +87,7 @@ def _open(index_dir: Path, embedder):
 @pytest.fixture(scope="session")
 def fake_embedder():
     """The deterministic hashing embedder: no model, same interface."""
-    from rag.indexing.embedders import HashEmbedder
+    from rag.embedding.embedders import HashEmbedder
 
     return HashEmbedder()
 
@@ -115,7 +115,7 @@ def seeds_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.indexing.embedders import get_embedder
+    from rag.embedding.embedders import get_embedder
 
     return get_embedder()
 

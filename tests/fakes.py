@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rag.answer.prompting import OMITTED, Prompt
-from rag.indexing.lexical import tokenize
+from rag.ingest.lexical import tokenize
 from rag.ingest.text import split_sentences
 from rag.ingest.tokens import count_tokens
 from rag.records import NOT_FOUND

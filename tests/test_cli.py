@@ -78,7 +78,7 @@ def notes(tmp_path, monkeypatch):
 
 
 def _indexed(index) -> set[str]:
-    from rag.indexing.index import load_index
+    from rag.store import load_index
 
     return set(load_index(index).manifest.files)
 

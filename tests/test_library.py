@@ -4,9 +4,9 @@ import pytest
 
 from rag.engine import Engine
 from rag.errors import DocumentError
-from rag.indexing.index import load_index
 from rag.ingest.loading import load_paths
 from rag.library import Library
+from rag.store import load_index
 from tests.documents import docx_bytes, html_bytes, pdf_bytes
 
 NOTE = b"# Harbour report\n\nThe harbour of Kotka handled 9 million tonnes of cargo in 2023.\n"
@@ -126,12 +126,12 @@ def test_delete_removes_chunks_then_file_and_refuses_the_last_document(library, 
 
 
 def test_a_failed_build_leaves_the_folder_as_it_was(library, monkeypatch):
-    import rag.indexing.build
+    import rag.library
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(rag.indexing.build, "build_index", broken)
+    monkeypatch.setattr(rag.library, "build_index", broken)
     with pytest.raises(RuntimeError):
         library.add([("harbour.md", NOTE)])
     assert not (library.corpus / "harbour.md").exists()

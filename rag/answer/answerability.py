@@ -25,13 +25,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.answer.answer_types import AnswerType, expected_type
-from rag.indexing.lexical import coverage, tokenize
+from rag.ingest.lexical import coverage, tokenize
+from rag.search.answer_types import AnswerType
+from rag.store.index import Index
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from rag.indexing.index import Index
     from rag.search.hits import Hit, Retrieval
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
@@ -222,6 +222,6 @@ def answerability_features(
         max(missing_near, default=0.0) / largest_idf,
         found_near / len(constraints) if constraints else 1.0,
         top.fused - second,
-        float(expected_type(retrieval.read_as) is not AnswerType.OPEN),
+        float(retrieval.expected is not AnswerType.OPEN),
         min(len(weights), 10) / 10,
     ]

@@ -31,7 +31,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from rag.answer.answer_types import METADATA_TYPES, expected_type, offers
 from rag.answer.answerability import (
     answerability_features,
     fully_supported,
@@ -41,11 +40,12 @@ from rag.answer.answerability import (
 )
 from rag.answer.injection import looks_like_instruction
 from rag.config import check_weights
-from rag.indexing.index import Index
-from rag.indexing.lexical import coverage
+from rag.ingest.lexical import coverage
 from rag.ingest.text import readable
 from rag.records import NOT_FOUND, Answer, AnswerSentence, Citation
+from rag.search.answer_types import METADATA_TYPES, offers
 from rag.search.hits import Hit, Retrieval
+from rag.store.index import Index
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,7 +126,7 @@ class ExtractiveAnswerer:
         # answered better: 0.935 against 0.919 on eval/qa.jsonl's answerable questions, 0.865
         # against 0.861 on 800 questions of SQuAD's dev half.)
         best_passage = max((h.fused for h in hits), default=1.0) or 1.0
-        kind = expected_type(retrieval.read_as)
+        kind = retrieval.expected
         candidates: list[Candidate] = []
         rows: list[list[float]] = []
         seen: set[int] = set()  # sentence rows: overlapping chunks repeat sentences
@@ -184,7 +184,7 @@ class ExtractiveAnswerer:
         evidence = retrieval.hits[: max(k, CONFIDENCE_DEPTH)]
         candidates, matrix = self.features(retrieval, evidence)
         ranked = [r for r in self._rank(candidates, matrix) if r[1].hit_rank < k]
-        if expected_type(retrieval.read_as) in METADATA_TYPES:
+        if retrieval.expected in METADATA_TYPES:
             # The byline or dateline answers "who wrote it" / "when was it published" however
             # few words it shares with the question: it goes first when one was retrieved.
             kind = matrix[:, FEATURES.index("kind")]
@@ -210,7 +210,7 @@ class ExtractiveAnswerer:
         confidence = model.probability(assessment.evidence_row)
         threshold = model.threshold
         max_sentences = self.settings.max_sentences
-        if ranked and expected_type(retrieval.read_as) in METADATA_TYPES:
+        if ranked and retrieval.expected in METADATA_TYPES:
             kind = matrix[:, FEATURES.index("kind")]
             row_of = {c: i for i, c in enumerate(assessment.candidates)}
             if kind[row_of[ranked[0][1]]] == 1.0:

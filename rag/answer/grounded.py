@@ -24,11 +24,11 @@ from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.generators.base import Generator
 from rag.answer.prompting import Prompt, build_prompt
 from rag.answer.verification import Support, Verifier, is_abstention, split_answer
+from rag.embedding.embedders import Embedder
 from rag.errors import GeneratorError
-from rag.indexing.embedders import Embedder
-from rag.indexing.index import Index
 from rag.records import NOT_FOUND, Answer, AnswerSentence, Citation
 from rag.search.hits import Retrieval
+from rag.store.index import Index
 
 logger = logging.getLogger(__name__)
 

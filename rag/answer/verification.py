@@ -34,12 +34,12 @@ from typing import TYPE_CHECKING, Any
 
 from rag.answer.injection import looks_like_instruction
 from rag.answer.prompting import PromptPassage
-from rag.indexing.lexical import coverage, tokenize
+from rag.ingest.lexical import coverage, tokenize
 from rag.ingest.text import split_sentences
 
 if TYPE_CHECKING:
-    from rag.indexing.embedders import Embedder
-    from rag.indexing.index import Index
+    from rag.embedding.embedders import Embedder
+    from rag.store.index import Index
 
 SUPPORT_THRESHOLD = 0.65
 _ALONE_LIMIT = 20_000  # sentence vectors kept per verifier on a pooled index (~30 MB)

@@ -15,9 +15,9 @@ from rag.errors import DatasetError
 from rag.evaluation.datasets import load_benchmark_examples, load_seed_examples, split_examples
 from rag.evaluation.metrics import auroc, calibrate, comparison, run, score
 from rag.indexing.build import build_index
-from rag.indexing.index import load_index
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import load_jsonl, load_paths
+from rag.store import load_index
 
 
 def seed_questions(name: str | None) -> Path:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.answer.generators.base import Generator
+from rag.answer.grounded import GroundedAnswerer, Verified
 from rag.engine import Engine
 from rag.evaluation.datasets import Example
-from rag.evaluation.metrics import Outcome
+from rag.evaluation.metrics import Outcome, auroc, score
 from rag.search.retrieval import to_passages
 
 
@@ -32,7 +33,6 @@ def run_generated(
     engine: Engine, examples: list[Example], generator: Generator, k: int = 5, depth: int = 20
 ) -> list[tuple[Outcome, Generation]]:
     """Ask every question with ``generator``, timing the stream as a user sees it."""
-    from rag.answer.grounded import GroundedAnswerer, Verified
 
     timed = _Timed(generator)
     grounded = GroundedAnswerer(engine.index, engine.embedder, engine.answerer, timed)
@@ -114,7 +114,6 @@ def evaluate_generated(
 ) -> dict[str, object]:
     """`rag eval --generator NAME`: the answer figures of :func:`rag.evaluation.metrics.score` plus
     :func:`generation_figures`, after one warm-up answer (loads the model)."""
-    from rag.evaluation.metrics import auroc, score
 
     engine.ask("warm-up question", k=k, generator=generator)
     pairs = run_generated(engine, examples, generator, k=k)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from rag.engine import Engine
 from rag.evaluation.datasets import Example
 from rag.records import Answer, Passage
+from rag.search.retrieval import MODES, to_passages
 
 
 @dataclass
@@ -58,7 +59,6 @@ def run(
     With ``compare``, the same candidates are also ranked by BM25 alone, the dense retriever
     alone and the fusion without reranking, for the side-by-side table (not timed).
     """
-    from rag.search.retrieval import MODES, to_passages
 
     outcomes = []
     for example in examples:
@@ -110,7 +110,6 @@ def retrieval_figures(examples: list[Example], rankings: list[list[Passage]]) ->
 
 def comparison(outcomes: list[Outcome]) -> dict[str, dict[str, float]]:
     """Retrieval figures per mode (bm25, dense, hybrid, rerank) on the answerable questions."""
-    from rag.search.retrieval import MODES
 
     answerable = [o for o in outcomes if o.example.answerable]
     modes = [m for m in MODES if answerable and m in answerable[0].by_mode]

@@ -1,6 +1,7 @@
-"""Indexing: chunks to a searchable index on disk, and back.
+"""Indexing: documents to a new index generation, built once, rebuilt as folders change.
 
-embedders (MiniLM vectors) and lexical (the BM25 words) feed build, which writes one atomic
-generation through store (which owns every file name of an index folder); index reads it
-back; vectors holds the FAISS side.
+build (load, chunk, embed, hand the contents to a store; only new or changed files are
+embedded) runs in-process, in a lower-priority worker process (worker) or with its embedding
+spread over a Ray cluster (distributed); the backend is chosen explicitly, not by probing
+the embedder. watch rebuilds when the watched folders change.
 """

@@ -10,26 +10,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.config import settings
+from rag.embedding.embedders import DEFAULT_EMBEDDER, INT8, Embedder, SpanEncoder, get_embedder
 from rag.errors import CorpusError, IndexCorruptError, RagError, StoreError
-from rag.indexing.embedders import Embedder, get_embedder
-from rag.indexing.index import Index
-from rag.indexing.lexical import TOKENIZER_VERSION, tokenize
-from rag.indexing.store import Manifest
-from rag.indexing.stores import IndexContents, Store, open_store
-from rag.ingest.chunking import ChunkerSettings, chunk_sections, embedding_text
+from rag.indexing.backends import PROGRESS_STEP, Backend, LocalBackend
+from rag.ingest.chunking import ChunkerSettings, embedding_text
 from rag.ingest.formats import supported_types
-from rag.ingest.loading import SourceDocument
-from rag.ingest.structure import parse_sections
+from rag.ingest.lexical import TOKENIZER_VERSION, tokenize
+from rag.ingest.loading import SourceDocument, load_jsonl, load_paths
 from rag.records import Chunk
+from rag.store import open_store
+from rag.store.base import IndexContents, Store
+from rag.store.generations import Manifest
+from rag.store.index import Index
 
 if TYPE_CHECKING:
     import numpy as np
 
 log = logging.getLogger(__name__)
-
-# Texts embedded between two progress reports: one encode batch (64), about a second on two
-# cores for passage-sized texts, so a bar moves steadily even for a single large file.
-_PROGRESS_STEP = 64
 
 
 def counted(number: int, noun: str) -> str:
@@ -43,7 +41,7 @@ class BuildReport:
 
     index_dir: Path
     chunks: int = 0
-    where: str = ""  # the store's label when it is not the index folder (rag.indexing.stores)
+    where: str = ""  # the store's label when it is not the index folder (rag.store.base)
     files: int = 0
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -175,15 +173,19 @@ def build_index(
     with store.lock():
         previous, old_manifest, damaged = _previous(store)
         embedder = embedder or get_embedder(_followed_embedder(old_manifest))
+        backend: Backend = LocalBackend()
         if ray is not None:
-            from rag.indexing.distributed import RayEmbedder
+            from rag.indexing.distributed import RayBackend
 
-            embedder = RayEmbedder(embedder, None if ray == "local" else ray)
+            backend = RayBackend(None if ray == "local" else ray)
         settings = settings or _followed_settings(old_manifest)
-        if settings.sentence_vectors == "pooled" and not hasattr(embedder, "encode_spans"):
-            # Only the ONNX embedder reads spans in one pass: record what is done, so the index
-            # is answered with the model fitted for its vectors.
-            log.warning("Sentence vectors are encoded one by one: %s has no one-pass spans.", embedder.id)
+        if settings.sentence_vectors == "pooled" and not (
+            backend.local and isinstance(embedder, SpanEncoder)
+        ):
+            # Only the ONNX embedder reads spans in one pass, here: record what is done, so the
+            # index is answered with the model fitted for its vectors.
+            where = embedder.id if backend.local else "a Ray cluster"
+            log.warning("Sentence vectors are encoded one by one: %s has no one-pass spans.", where)
             settings = replace(settings, sentence_vectors="separate")
         reusable = None if force or not _compatible(previous, embedder, settings) else previous
         old_files = old_manifest.files if old_manifest else {}
@@ -230,7 +232,7 @@ def build_index(
                 return report
             # Only the words (or where documents came from) changed: every vector is reused.
             report.retokenized = previous.manifest.tokenizer != TOKENIZER_VERSION
-        _assemble_and_write(plan, reusable, kept, embedder, settings, store, report, progress)
+        _assemble_and_write(plan, reusable, kept, embedder, backend, settings, store, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -239,8 +241,6 @@ def _followed_embedder(manifest: Manifest | None) -> str | None:
     """The existing index's own embedder when it is the configured model at another precision
     and RAG_EMBEDDER_PRECISION is unset: updating an int8 index keeps it int8 instead of
     embedding everything again. None: the configured default."""
-    from rag.config import settings
-    from rag.indexing.embedders import DEFAULT_EMBEDDER, INT8
 
     configured = settings()
     if manifest is None or configured.embedder_precision is not None:
@@ -252,7 +252,6 @@ def _followed_embedder(manifest: Manifest | None) -> str | None:
 def _followed_settings(manifest: Manifest | None) -> ChunkerSettings:
     """Default chunker settings, with the existing index's way of making sentence vectors
     when RAG_SENTENCE_VECTORS is unset (so an update does not re-embed a pooled index)."""
-    from rag.config import settings
 
     if manifest is None or settings().sentence_vectors is not None:
         return ChunkerSettings()
@@ -265,7 +264,6 @@ def _origins(plan: list[_Entry]) -> dict[str, str]:
 
 def _reread(source: str, origin: str, index_dir: Path) -> SourceDocument:
     """A kept document read again from where it came from (for a rebuild from scratch)."""
-    from rag.ingest.loading import load_jsonl, load_paths
 
     where = Path(origin) if origin else None
     if where is not None and where.exists():
@@ -288,6 +286,7 @@ def _assemble_and_write(
     reusable: Index | None,
     kept: dict[str, list[int]],
     embedder: Embedder,
+    backend: Backend,
     settings: ChunkerSettings,
     store: Store,
     report: BuildReport,
@@ -303,8 +302,9 @@ def _assemble_and_write(
     sentence_texts: list[str] = []
     sentence_vector_rows: list[np.ndarray | None] = []
     rows: list[list[int]] = []
-    chunked = _split(
-        [e.document for e in plan if not e.reuse and e.document is not None], settings, embedder, notify
+    to_split = [e.document for e in plan if not e.reuse and e.document is not None]
+    chunked = dict(
+        zip((d.source for d in to_split), backend.split(to_split, settings, embedder, notify), strict=True)
     )
     for entry in plan:
         reuse, document = entry.reuse, entry.document
@@ -349,17 +349,19 @@ def _assemble_and_write(
         notify(0.9 * embedded[0] / max(to_embed[0], 1), message)
 
     texts = [embedding_text(c.title, c.sentences) for c in chunks]
+    encoder = embedder
     if pooled:  # one pass per chunk gives its sentences' vectors too
+        assert isinstance(embedder, SpanEncoder)  # checked by build_index
         _pool_sentences(chunk_vector_parts, sentence_vector_rows, texts, chunks, rows, embedder, advance)
         to_embed[0] += sum(r is None for r in sentence_vector_rows)  # the few no pass could read
-    else:  # bfloat16 on CPUs with AMX when there is enough to embed (rag.indexing.bulk)
-        from rag.indexing.bulk import bulk_encoder
+    elif backend.local:  # bfloat16 on CPUs with AMX when there is enough to embed (rag.embedding.bulk)
+        from rag.embedding.bulk import bulk_encoder
 
         characters = sum(len(texts[i]) for i, part in enumerate(chunk_vector_parts) if part is None)
         characters += sum(len(sentence_texts[i]) for i, row in enumerate(sentence_vector_rows) if row is None)
-        embedder = bulk_encoder(embedder, characters)
-    chunk_vectors = _fill(chunk_vector_parts, texts, embedder, advance)
-    sentence_vectors = _fill(sentence_vector_rows, sentence_texts, embedder, advance)
+        encoder = bulk_encoder(embedder, characters)
+    chunk_vectors = _fill(chunk_vector_parts, texts, encoder, backend, advance)
+    sentence_vectors = _fill(sentence_vector_rows, sentence_texts, encoder, backend, advance)
     notify(0.9, "Writing the index")
     tokens = [tokenize(embedding_text(c.title, c.sentences)) for c in chunks]
     doc_freq = Counter(term for doc in tokens for term in set(doc))
@@ -384,27 +386,6 @@ def _assemble_and_write(
     notify(1.0, "Index written")
 
 
-def _split(
-    documents: list[SourceDocument],
-    settings: ChunkerSettings,
-    embedder: Embedder,
-    notify: Callable[[float, str], None],
-) -> dict[str, list[Chunk]]:
-    """Each document's chunks, by source: on the cluster when the embedder is one (the
-    Ray pipeline's clean-and-chunk stage), else here, one document after the other."""
-    if hasattr(embedder, "split_all"):
-        notify(0.0, f"Splitting {len(documents)} documents into passages on the cluster")
-        return dict(zip((d.source for d in documents), embedder.split_all(documents, settings), strict=True))
-    chunked = {}
-    for document in documents:
-        notify(0.0, f"Splitting {document.source} into passages")
-        sections = parse_sections(document.text, title=document.title)
-        chunked[document.source] = chunk_sections(
-            document.source, document.text, sections, settings, embedder.fits
-        )
-    return chunked
-
-
 def _renumber(chunk: Chunk, new_id: int) -> Chunk:
     from dataclasses import replace
 
@@ -417,7 +398,7 @@ def _pool_sentences(
     texts: list[str],
     chunks: list[Chunk],
     rows: list[list[int]],
-    embedder: Embedder,
+    embedder: SpanEncoder,
     advance: Callable[[int], None],
 ) -> None:
     """Embed the chunks still without a vector, and take each of their sentences' vectors from
@@ -430,10 +411,10 @@ def _pool_sentences(
     """
     missing = [i for i, part in enumerate(chunk_parts) if part is None]
     order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)  # as _fill: same batches
-    for begin in range(0, len(order), _PROGRESS_STEP):
-        batch = order[begin : begin + _PROGRESS_STEP]
+    for begin in range(0, len(order), PROGRESS_STEP):
+        batch = order[begin : begin + PROGRESS_STEP]
         spans = [_sentence_spans(chunks[i]) for i in batch]
-        vectors, pooled = embedder.encode_spans([texts[i] for i in batch], spans)  # type: ignore[attr-defined]
+        vectors, pooled = embedder.encode_spans([texts[i] for i in batch], spans)
         for j, i in enumerate(batch):
             chunk_parts[i] = vectors[j]
             for k, row in enumerate(rows[i]):
@@ -452,7 +433,11 @@ def _sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
 
 
 def _fill(
-    parts: list, texts: list[str], embedder: Embedder, advance: Callable[[int], None] | None = None
+    parts: list,
+    texts: list[str],
+    embedder: Embedder,
+    backend: Backend,
+    advance: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Stack reused vectors, embedding the texts of the rows that have none yet."""
     import numpy as np
@@ -463,15 +448,8 @@ def _fill(
     # Longest first, in slices that are a multiple of the encode batch, so the batches (and
     # so the vectors) are the same as those of one call over all texts.
     order = sorted(missing, key=lambda i: len(texts[i]), reverse=True)
-    if hasattr(embedder, "encode_all"):  # a cluster (rag.indexing.distributed): one pipeline, streamed
-        out[order] = embedder.encode_all([texts[i] for i in order], advance)
-        order = []
-    step = _PROGRESS_STEP if advance is not None else max(len(order), 1)
-    for begin in range(0, len(order), step):  # in slices, so progress can be reported
-        rows = order[begin : begin + step]
-        out[rows] = embedder.encode([texts[i] for i in rows])
-        if advance is not None:
-            advance(len(rows))
+    if order:
+        out[order] = backend.encode([texts[i] for i in order], embedder, advance)
     for i, part in enumerate(parts):
         if part is not None:
             out[i] = part

@@ -13,8 +13,8 @@ takes every CPU can stall Ray Data's own tasks (ray-project/ray#44687).
 
 Usage example::
 
-    embedder = RayEmbedder(get_embedder(), address=None)   # a local Ray on this machine
-    vectors = embedder.encode_all(texts, advance=print)
+    backend = RayBackend(address=None)   # a local Ray on this machine
+    vectors = backend.encode(texts, get_embedder(), advance=print)
 """
 
 from __future__ import annotations
@@ -25,12 +25,16 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from rag.embedding.embedders import get_embedder
 from rag.errors import ConfigError, RagError
+from rag.ingest.chunking import chunk_sections
+from rag.ingest.structure import parse_sections
+from rag.records import Chunk
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from rag.indexing.embedders import Embedder
+    from rag.embedding.embedders import Embedder
     from rag.ingest.chunking import ChunkerSettings
     from rag.ingest.loading import SourceDocument
     from rag.records import Chunk
@@ -42,7 +46,6 @@ class EmbedActor:
     """A Ray Data actor: the embedding model, loaded once per actor, over batches of texts."""
 
     def __init__(self, name: str):
-        from rag.indexing.embedders import get_embedder
 
         self.embedder = get_embedder(name)
 
@@ -56,15 +59,12 @@ class SplitActor:
     """A Ray Data actor: cleans and chunks documents with the model's own token counter."""
 
     def __init__(self, name: str, settings: ChunkerSettings):
-        from rag.indexing.embedders import get_embedder
 
         self.embedder = get_embedder(name)
         self.settings = settings
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         """{"row", "source", "text", "title"} [n] -> {"row", "chunks": JSON list of chunk records} [n]."""
-        from rag.ingest.chunking import chunk_sections
-        from rag.ingest.structure import parse_sections
 
         out = []
         for source, text, title in zip(batch["source"], batch["text"], batch["title"], strict=True):
@@ -104,30 +104,28 @@ def start_ray(address: str | None) -> Any:
     return ray
 
 
-class RayEmbedder:
-    """An embedder whose builds run on a Ray cluster; questions still embed locally.
-
-    ``id``, ``dimension`` and token counting come from ``local`` (the same model), so an
-    index built through Ray is the index a local build makes, and it is queried as one.
+class RayBackend:
+    """A build's chunking and embedding on a Ray cluster (rag.indexing.backends.Backend);
+    questions still embed locally. The actors load the build's embedder by its ``id``.
     """
 
-    def __init__(self, local: Embedder, address: str | None = None):
-        self.local = local
-        self.id = local.id
-        self.dimension = local.dimension
-        self.max_tokens = local.max_tokens
+    local = False  # the vectors come from the actors' models: no bfloat16 or pooled pass here
+
+    def __init__(self, address: str | None = None):
         self.address = address
 
-    def fits(self, text: str) -> bool:
-        """True when the model reads ``text`` whole (see Embedder.fits)."""
-        return self.local.fits(text)
-
-    def split_all(self, documents: list[SourceDocument], settings: ChunkerSettings) -> list[list[Chunk]]:
+    def split(
+        self,
+        documents: list[SourceDocument],
+        settings: ChunkerSettings,
+        embedder: Embedder,
+        notify: Callable[[float, str], None],
+    ) -> list[list[Chunk]]:
         """Clean and chunk ``documents`` on the cluster; their chunks, in the documents' order."""
-        from rag.records import Chunk
 
         if not documents:
             return []
+        notify(0.0, f"Splitting {len(documents)} documents into passages on the cluster")
         ray, actors, actor_cpus, gpus = self._pool()
         items = [
             {"row": i, "source": d.source, "text": d.text, "title": d.title} for i, d in enumerate(documents)
@@ -135,7 +133,7 @@ class RayEmbedder:
         split = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // 16, 4 * actors)))
         split = split.map_batches(
             SplitActor,
-            fn_constructor_kwargs={"name": self.id, "settings": settings},
+            fn_constructor_kwargs={"name": embedder.id, "settings": settings},
             batch_size=16,
             concurrency=actors,
             num_cpus=actor_cpus or 1,
@@ -157,11 +155,9 @@ class RayEmbedder:
         actor_cpus = 0 if gpus else (1 if cpus > 1 else 0.5)
         return ray, actors, actor_cpus, gpus
 
-    def encode(self, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
-        """L2-normalised float32 vectors [len(texts), dim], embedded on the cluster."""
-        return self.encode_all(texts)
-
-    def encode_all(self, texts: list[str], advance: Callable[[int], None] | None = None) -> np.ndarray:
+    def encode(
+        self, texts: list[str], embedder: Embedder, advance: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         """Embed ``texts`` through the actor pool; ``advance(n)`` as each batch of n arrives.
 
         Returns:
@@ -169,7 +165,7 @@ class RayEmbedder:
         """
         import numpy as np
 
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
         if not texts:
             return out
         ray, actors, actor_cpus, gpus = self._pool()
@@ -177,7 +173,7 @@ class RayEmbedder:
         dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // BATCH, 4 * actors)))
         embedded = dataset.map_batches(
             EmbedActor,
-            fn_constructor_kwargs={"name": self.id},
+            fn_constructor_kwargs={"name": embedder.id},
             batch_size=BATCH,
             concurrency=actors,
             num_gpus=1 if gpus else 0,

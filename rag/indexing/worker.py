@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import CorpusError
-from rag.indexing.build import BuildReport
+from rag.indexing.build import BuildReport, build_index
+from rag.ingest.loading import load_paths
 
 Progress = Callable[[float, str], None]
 
@@ -61,7 +62,7 @@ def _start(progress_queue: Any, log_level: int) -> None:
         os.nice(NICENESS)
     threads = max(1, (os.cpu_count() or 2) - 1)  # one core stays free for the questions
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    from rag.indexing import onnx_embedder
+    from rag.embedding import onnx_embedder
 
     onnx_embedder.THREADS = threads
     try:
@@ -81,8 +82,6 @@ class _ForwardLogs(logging.handlers.QueueHandler):
 
 def _build(corpus: str, index: str, without: str | None) -> BuildReport:
     """Runs in the child: read the corpus folder and build its index (see Library)."""
-    from rag.indexing.build import build_index
-    from rag.ingest.loading import load_paths
 
     documents = [d for d in load_paths([Path(corpus)]) if d.source != without]
     return build_index(

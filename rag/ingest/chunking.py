@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
+from rag.config import settings
 from rag.ingest.text import normalise
 from rag.ingest.tokens import DEFAULT_ENCODING, count_tokens
 from rag.records import PAGE_BREAK, Chunk, Section, Sentence, page_at
@@ -54,7 +55,6 @@ class ChunkerSettings:
 
 
 def _configured_sentence_vectors() -> str:
-    from rag.config import settings
 
     return settings().sentence_vectors or "separate"
 

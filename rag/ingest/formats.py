@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from rag.errors import DocumentError
+from rag.ingest.expansion import ContentBudget, check_archive, check_html, pdf_limits
 from rag.records import PAGE_BREAK
 
 log = logging.getLogger(__name__)
@@ -242,8 +243,6 @@ def _with_title(title: str | None, body: str, byline: str = "") -> str:
 def _read_html(data: bytes, name: str) -> str:
     import trafilatura
 
-    from rag.ingest.expansion import check_html
-
     check_html(data, name)
     html = _read_text(data, name)
     page = _tables_as_rows(html)
@@ -370,8 +369,6 @@ def _read_pdf(data: bytes, name: str) -> str:
     from pypdf import PdfReader
     from pypdf.errors import LimitReachedError, PyPdfError
 
-    from rag.ingest.expansion import ContentBudget, pdf_limits
-
     budget = ContentBudget(name)
     pages = []
     try:
@@ -412,8 +409,6 @@ def _row_cells(row) -> list[str]:  # noqa: ANN001 - a python-docx table row
 def _read_docx(data: bytes, name: str) -> str:
     import docx
     from docx.table import Table
-
-    from rag.ingest.expansion import check_archive
 
     check_archive(data, name)  # from the sizes the archive declares, before anything unpacks
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rag.errors import CorpusError, DocumentError
 from rag.ingest.formats import SUFFIXES, TEXT_SUFFIXES, corpus_files, decode, extract_text, supported_types
+from rag.jsonl import read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,6 @@ def load_jsonl(path: Path | str) -> list[SourceDocument]:
     Raises:
         CorpusError: the file is missing, a line is not such an object, or it holds no text.
     """
-    from rag.jsonl import read_jsonl
 
     documents: dict[str, SourceDocument] = {}
     rows = read_jsonl(path, error=CorpusError, hint="pass a JSONL file of {id, title, text} rows")

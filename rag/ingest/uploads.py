@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.config import settings
 from rag.errors import DocumentError
 from rag.ingest.formats import SUFFIXES, extract_text
 
@@ -37,7 +38,6 @@ def max_upload_bytes() -> int:
     Raises:
         ConfigError: the variable is not a positive number.
     """
-    from rag.config import settings
 
     return int(settings().max_upload_mb * 1024 * 1024)
 

@@ -6,7 +6,10 @@ They sit below both retrieval and reranking, so neither imports the other's modu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
+
+from rag.search.answer_types import AnswerType, expected_type
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,7 +43,7 @@ class Candidates:
 
     question: str
     vector: np.ndarray  # float32 [dim], L2-normalised
-    terms: list[str]  # the question's stemmed content words (rag.indexing.lexical.tokenize)
+    terms: list[str]  # the question's stemmed content words (rag.ingest.lexical.tokenize)
     dense: dict[int, float]  # chunk position -> cosine
     lexical: dict[int, float]  # chunk position -> BM25 / best BM25
     spelt: str = ""  # the question with its typos corrected (rag.search.spelling); "": none
@@ -64,3 +67,9 @@ class Retrieval:
     def read_as(self) -> str:
         """The question as the answerer reads it (kinds, names, numbers): typos corrected."""
         return self.spelt or self.question
+
+    @cached_property
+    def expected(self) -> AnswerType:
+        """The kind of answer the question asks for (rag.search.answer_types), read once and
+        shared by every stage that needs it."""
+        return expected_type(self.read_as)

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rag.config import check_weights
-from rag.indexing.chunk_terms import SEPARATOR
-from rag.indexing.index import Index
-from rag.indexing.lexical import coverage
+from rag.ingest.lexical import coverage
 from rag.search.hits import Candidates, Hit
+from rag.store.index import Index
+from rag.store.terms import SEPARATOR
 
 if TYPE_CHECKING:
     pass

@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from rag.indexing.embedders import Embedder
-from rag.indexing.index import Index
-from rag.indexing.lexical import tokenize
+from rag.embedding.embedders import Embedder
+from rag.ingest.lexical import tokenize
 from rag.records import Passage
 from rag.search.hits import Candidates, Hit, Retrieval
 from rag.search.reranking import Reranker
 from rag.search.spelling import Speller
+from rag.store.index import Index
 
 Mode = Literal["bm25", "dense", "hybrid", "rerank"]
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid", "rerank")

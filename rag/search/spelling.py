@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.indexing.lexical import _CJK_RUN, STOPWORDS, _stem
+from rag.ingest.lexical import _CJK_RUN, STOPWORDS, _stem
 
 MIN_LENGTH = 4
 _LETTERS = re.compile(r"[^\W\d_]+")

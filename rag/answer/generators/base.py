@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from rag.config import settings
 from rag.errors import GeneratorError
 
 if TYPE_CHECKING:
@@ -95,7 +96,6 @@ class GeneratorSettings:
             ConfigError: a variable is malformed.
             GeneratorError: an option is unknown or out of range.
         """
-        from rag.config import settings
 
         env = settings()
         # Each backend reads its model from its own variable, so switching backends in the UI

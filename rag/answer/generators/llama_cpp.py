@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from rag.answer.generators.base import GeneratorSettings
 from rag.answer.prompting import Prompt
+from rag.config import passive_openmp
 from rag.errors import GeneratorError
 
 INSTALL_HINT = (
@@ -72,10 +73,7 @@ class LlamaCppGenerator:
     def __init__(self, settings: GeneratorSettings | None = None) -> None:
         self.settings = settings or GeneratorSettings()
         self.path = model_path(self.settings)
-        # llama.cpp's OpenMP threads busy-wait between steps by default; on a small machine
-        # shared with the UI and the embedder that starves everything (measured here: 2
-        # threads took 61 s instead of 16 s for one answer). Set before the library loads.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        passive_openmp()  # before the library loads (rag.config says why)
         try:
             import llama_cpp
         except ImportError as error:

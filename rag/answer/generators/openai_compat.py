@@ -21,7 +21,9 @@ from typing import Any
 
 from rag.answer.generators.base import GeneratorSettings
 from rag.answer.prompting import Prompt
+from rag.config import settings
 from rag.errors import GeneratorError
+from rag.ingest.tokens import count_tokens
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"
 # The server's tokenizer is unknown: count with cl100k and add a margin, since smaller
@@ -47,7 +49,6 @@ class OpenAIGenerator:
 
     def count_tokens(self, text: str) -> int:
         """An estimate: cl100k tokens (the server's own tokenizer is not reachable offline)."""
-        from rag.ingest.tokens import count_tokens
 
         return math.ceil(count_tokens(text) * TOKEN_MARGIN)
 
@@ -176,8 +177,6 @@ def _delta(data: str) -> str:
 def _api_key() -> str | None:
     """The key for the server, read when a request is made (never kept in settings objects)."""
     import os
-
-    from rag.config import settings
 
     # OPENAI_API_KEY is the OpenAI client's own variable: honoured so a user's existing
     # set-up works, after rag's own.

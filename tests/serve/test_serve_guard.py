@@ -1,0 +1,92 @@
+"""The served app's API under a new session and under password guessing (issue 14 rows 6, 12).
+
+A real Gradio server on loopback over the fake-embedder index, reached by gradio_client and
+plain HTTP as a client or an attacker would.
+"""
+
+import httpx
+import pytest
+
+from rag.library import Library
+from rag.serve.login import LoginGuard
+from tests.ports import on_free_port
+
+
+@pytest.fixture()
+def served(corpus_copy, fake_index_copy, monkeypatch):
+    """(url, library) of a served app with login ana / s3cret."""
+    from rag.ui.app import build_app, serve
+
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
+    monkeypatch.setenv("RAG_USERNAME", "ana")
+    monkeypatch.setenv("RAG_PASSWORD", "s3cret")
+    library = Library("seeds", corpus_copy, fake_index_copy)
+    app = build_app([library])
+    url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
+    try:
+        yield url.rstrip("/"), library
+    finally:
+        app.close()
+
+
+def test_delete_by_name_works_from_a_new_api_session_with_the_same_checks(served):
+    from gradio_client import Client
+
+    url, library = served
+    client = Client(url, auth=("ana", "s3cret"), verbose=False)  # never ran the page's load event
+    status, *_ = client.predict("002_1d4e7a5a1f1e8b7e.txt", "seeds", api_name="/delete")
+    assert status.startswith("⚠️") and "002_1d4e7a5a1f1e8b7e.txt" in status  # not a document: refused
+    name = sorted(d.name for d in library.documents())[0]
+    status, *_ = client.predict(name, "seeds", api_name="/delete")
+    assert status.startswith(f"Deleted {name}")
+    assert name not in {d.name for d in library.documents()} and not (library.corpus / name).exists()
+    status, *_ = client.predict("../../etc/passwd", "seeds", api_name="/delete")
+    assert status.startswith("⚠️")
+
+
+def test_repeated_wrong_passwords_lock_the_name_for_ui_and_api(served):
+    url, _ = served
+    with httpx.Client(base_url=url, timeout=30) as http:
+        answers = [http.post("/login", data={"username": "ana", "password": f"guess{i}"}) for i in range(40)]
+        assert all(r.status_code >= 400 for r in answers)
+        locked = http.post("/login", data={"username": "ana", "password": "s3cret"})
+        assert locked.status_code >= 400  # the right password too, while the name is locked
+        assert http.get("/v1/models", headers={"Authorization": "Bearer ana:s3cret"}).status_code == 401
+
+
+def test_the_right_login_passes_and_a_typo_does_not_lock(served):
+    url, _ = served
+    with httpx.Client(base_url=url, timeout=30) as http:
+        assert http.post("/login", data={"username": "ana", "password": "typo"}).status_code >= 400
+        assert http.post("/login", data={"username": "ana", "password": "s3cret"}).status_code == 200
+        assert http.get("/v1/models", headers={"Authorization": "Bearer ana:s3cret"}).status_code == 200
+
+
+def test_the_guard_counts_failures_per_name():
+    guard = LoginGuard(("ana", "s3cret"), failures_allowed="3/minute")
+    assert [guard("ana", "x") for _ in range(5)] == [False] * 5
+    assert guard.locked("ana") and not guard("ana", "s3cret")
+    assert not guard.locked("bob") and guard.check_token("bob:") is False  # others: own count
+    other = LoginGuard(("ana", "s3cret"), failures_allowed="3/minute")
+    assert other("ana", "x") is False and other.check_token("ana:s3cret") is True
+
+
+def test_32_concurrent_api_clients_are_all_answered_as_in_process(served, fake_engine):
+    """Issue 14 row 11's load shape (its speed is `make soak`'s): 32 clients at once on /v1."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, _ = served
+    question = "How many parameters does Mistral Medium 3.5 have?"
+    expected = fake_engine.ask(question).text
+    headers = {"Authorization": "Bearer ana:s3cret"}
+    model = httpx.get(url + "/v1/models", headers=headers, timeout=30).json()["data"][0]["id"]
+
+    def ask(_: int) -> str:
+        body = {"model": model, "messages": [{"role": "user", "content": question}]}
+        response = httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=120)
+        response.raise_for_status()
+        return response.json()["choices"][0]["message"]["content"]
+
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(ask, range(96)))
+    assert len(answers) == 96 and all(a.startswith(expected) for a in answers)

@@ -1,1 +1,0 @@
-"""The Gradio web UI of rag (imported only by `rag serve` and `make run`)."""
