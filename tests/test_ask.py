@@ -208,3 +208,37 @@ def test_the_cli_says_so_in_one_line(fake_seed_index, capsys):
     assert main(["ask", "a \udcff b", "--index", str(fake_seed_index)]) == 1
     err = capsys.readouterr().err
     assert "not valid text" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ask_takes_the_conversation_and_answers_a_follow_up_as_it_stands_alone(built_seed_index, monkeypatch):
+    """rag.ask(question, history=...) rewrites a follow-up as the UI and /v1 do: from earlier
+    Answer objects or (question, answer) pairs; Answer.question is what was answered."""
+    import rag
+    from rag import engine as engine_module
+
+    monkeypatch.setenv("RAG_INDEX", str(built_seed_index))
+    engine_module.clear_engines()
+    try:
+        first = rag.ask("How many parameters does Mistral Medium 3.5 have?")
+        alone = rag.ask("And what share of its revenues is generated in Europe?")
+        followed = rag.ask("And what share of its revenues is generated in Europe?", history=[first])
+        pairs = rag.ask(
+            "And what share of its revenues is generated in Europe?",
+            history=[("How many parameters does Mistral Medium 3.5 have?", first.text)],
+        )
+    finally:
+        engine_module.clear_engines()
+    assert alone.question == "And what share of its revenues is generated in Europe?"
+    assert followed.question != alone.question and "Mistral" in followed.question
+    assert pairs.question == followed.question and pairs.text == followed.text
+
+
+def test_one_payload_for_every_client_with_exact_sentence_offsets(engine, seeds_dir):
+    answer = engine.ask("How many parameters does Mistral Medium 3.5 have?")
+    payload = answer.payload()
+    assert payload["text"] == answer.text and payload["abstained"] is answer.abstained
+    assert [c["number"] for c in payload["citations"]] == list(range(1, len(answer.citations) + 1))
+    for data, citation in zip(payload["citations"], answer.citations, strict=True):
+        original = (seeds_dir / data["source"]).read_text(encoding="utf-8")
+        assert original[data["start"] : data["end"]] == data["sentence"] == citation.sentence
+        assert original[data["passage_start"] : data["passage_end"]] == data["passage"]

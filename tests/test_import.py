@@ -43,3 +43,14 @@ def test_public_api_is_declared():
 
     assert read_document.__module__ == "rag.ingest.formats" and modes()[0] == "extractive"
     assert names() == ["llama-cpp", "openai"] and Generator.__module__ == "rag.answer.generators.base"
+
+
+def test_rag_is_the_only_installed_package():
+    """The web UI and the servers live under rag (rag.ui, rag.serve): no second top-level package."""
+    import importlib.util
+
+    assert importlib.util.find_spec("ui") is None
+    assert (
+        importlib.util.find_spec("rag.ui.app") is not None
+        and importlib.util.find_spec("rag.serve") is not None
+    )

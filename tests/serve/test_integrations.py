@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.search.followup import Turn, resolve
 from tests.ports import on_free_port
 
 pytestmark = pytest.mark.model
@@ -97,6 +98,9 @@ def test_an_abstention_a_follow_up_and_bad_requests(served):
         )
 
 
+FOLLOW_UP = "And what share of its revenues is generated in Europe?"
+
+
 def test_the_mcp_server_answers_like_ask_and_refuses_bad_arguments(
     built_seed_index, corpus_copy, tmp_path, engine
 ):
@@ -122,13 +126,18 @@ def test_the_mcp_server_answers_like_ask_and_refuses_bad_arguments(
             )
             found = await client.call_tool("search", {"query": "SoftBank bridge loan", "k": 2})
             listed = await client.call_tool("list_documents", {})
+            follow = await client.call_tool(
+                "ask", {"question": FOLLOW_UP, "history": [[MISTRAL, asked.structured_content["text"]]]}
+            )
             bad = [
                 await client.call_tool("read_span", {"source": "../secret.txt", "start": 0, "end": 5}),
                 await client.call_tool("read_span", {"source": cited["source"], "start": 10, "end": 5}),
                 await client.call_tool("ask", {"question": "   "}),
                 await client.call_tool("search", {"query": "loan", "k": 0}),
             ]
-            return dict(tools=tools, asked=asked, span=span, found=found, listed=listed, bad=bad)
+            return dict(
+                tools=tools, asked=asked, span=span, found=found, listed=listed, follow=follow, bad=bad
+            )
 
     result = asyncio.run(session())
     assert result["tools"] == ["ask", "list_documents", "read_span", "search"]
@@ -137,6 +146,10 @@ def test_the_mcp_server_answers_like_ask_and_refuses_bad_arguments(
     assert result["span"].content[0].text == expected.citations[0].sentence
     assert len(result["found"].structured_content["result"]) == 2
     assert {d["name"] for d in result["listed"].structured_content["result"]} >= {"003_dd93d9c36f4005fd.txt"}
+    # A follow-up with the conversation is rewritten as rag.ask(history=...) rewrites it.
+    followed = result["follow"].structured_content
+    assert followed["question"] == engine.ask(resolve(FOLLOW_UP, [Turn(MISTRAL)]).resolved).question
+    assert followed["question"] != FOLLOW_UP and followed["citations"][0]["number"] == 1
     messages = [r.content[0].text for r in result["bad"]]
     assert all(r.is_error for r in result["bad"]), messages
     assert "no document" in messages[0] and "start < end" in messages[1]

@@ -200,3 +200,12 @@ def test_a_pointer_to_a_missing_generation_is_rebuilt_by_the_next_build(
         report.repaired == ["files that could not be read"]
         and load_index(fake_index_copy).size == report.chunks
     )
+
+
+def test_the_store_names_its_live_generation_for_watchers(fake_index_copy, tmp_path):
+    """Store.generation(): what the folder watch polls instead of reading CURRENT itself."""
+    from rag.store import open_store
+
+    store = open_store(fake_index_copy)
+    assert store.generation() == load_index(fake_index_copy).path.name
+    assert open_store(tmp_path / "nothing-built").generation() is None
