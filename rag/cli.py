@@ -1,4 +1,4 @@
-"""The `rag` command: index, ask, serve, eval. Errors print as one line; heavy imports are
+"""The `rag` command: index, remove, ask, serve, mcp, eval. Errors print as one line; heavy imports are
 done inside each subcommand so `rag --help` stays instant."""
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The `rag` argument parser: index, ask, serve, eval."""
+    """The `rag` argument parser: index, remove, ask, serve, mcp, eval."""
     top = argparse.ArgumentParser(prog="rag", description="Answers from your documents, with citations.")
     commands = top.add_subparsers(dest="command", required=True)
 

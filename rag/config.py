@@ -4,7 +4,7 @@ Precedence: an argument (or CLI flag) beats the environment, which beats the def
 The variables are parsed and validated by pydantic-settings (a maintained settings library,
 so a malformed value is reported the same way for every variable), and read again on every
 call of :func:`settings`, so a test or a long-running process sees a changed environment.
-The README's table of variables is checked against :data:`VARIABLES` by a test.
+The table of variables in docs/configuration.md is checked against :data:`VARIABLES` by a test.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _CHECKOUT = Path(__file__).resolve().parent.parent
 MAX_QUESTION_CHARS = 4000  # far above any real question; stops pasted documents early
 MAX_UPLOAD_MB = 20.0
 
-# Every variable, with what it sets. The README documents exactly these.
+# Every variable, with what it sets. docs/configuration.md documents exactly these.
 VARIABLES: dict[str, str] = {
     "RAG_CORPUS": "the default document folder",
     "RAG_INDEX": "the default index folder",

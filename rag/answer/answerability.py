@@ -11,7 +11,7 @@ corpus's own vocabulary (IDF divided by the largest IDF the corpus can give), or
 that mean the same in any corpus (how many of the question's names and numbers the passage
 holds). ``eval/train_answerability.py`` fits the weights on public data with fixed seeds
 (``make train``) and writes them to ``answerability.json`` beside this module; the training
-sets, figures and the held-out results are in that file and in the README.
+sets, figures and the held-out results are in that file and in docs/evaluation.md.
 """
 
 from __future__ import annotations

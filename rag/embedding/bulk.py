@@ -10,7 +10,7 @@ enough to repay importing torch and loading the model (about 5 s in a new proces
 
 The vectors are the same model's to within bfloat16 rounding, so the index keeps the
 model's own name (questions are still embedded in fp32 by ONNX Runtime, and an index built
-either way answers the same: see the README's "bfloat16 builds"). ``RAG_BUILD_BF16`` =
+either way answers the same: see docs/scaling.md, "bfloat16 builds"). ``RAG_BUILD_BF16`` =
 ``auto`` (default) / ``on`` / ``off``.
 """
 

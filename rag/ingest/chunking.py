@@ -28,7 +28,7 @@ PARSER_VERSION = 6
 
 @dataclass(frozen=True)
 class ChunkerSettings:
-    """How text is cut. Defaults were chosen by measurement on eval/qa.jsonl (see README)."""
+    """How text is cut. Defaults were chosen by measurement on eval/qa.jsonl (see docs/evaluation.md)."""
 
     max_tokens: int = 128
     overlap_tokens: int = 32

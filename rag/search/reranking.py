@@ -22,7 +22,7 @@ cost microseconds per chunk:
 
 Weights were chosen on the dev halves of SQuAD v1.1 and COVID-QA together
 (eval/tune_retrieval.py); each feature's contribution is measured there by ablation and
-reported in the README.
+reported in docs/evaluation.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Storage: where an index is kept, and how it is read back for search.
 
-base (the :class:`~rag.store.base.Store` contract, what a build hands it, and the choice of
-store: ``open_store`` / ``load_index``) → folder (the default: FAISS + BM25 files in an index
+Here: the choice of store (``open_store``, ``load_index``: the folder, or Milvus by
+``--store`` / ``RAG_STORE``). base (the :class:`~rag.store.base.Store` contract and what a
+build hands it) → folder (the default: FAISS + BM25 files in an index
 folder) over generations (the folder's file names, atomic generations, locks, manifest),
 vectors (FAISS), bm25_matrix (BM25 scores from the saved matrix) and terms (each chunk's
 stemmed words); milvus and milvus_index (the same contract in Milvus). index is the read

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 # Index type by corpus size, chosen from `make bench` (bench/scale.py: 384-d synthetic
-# vectors, 2 shared cores; figures in the README). Exact search reads every vector for every
+# vectors, 2 shared cores; figures in docs/scaling.md). Exact search reads every vector for every
 # query: ~0.2 ms at 4 k chunks, ~1.5 ms at 20 k, then it falls out of the CPU caches: ~11 ms
 # at 50 k, ~40 ms at 100 k, ~400 ms and a second 1.5 GB copy of the vectors at 1 M. Up to
 # FLAT_MAX_VECTORS it is exact and well inside the query budget, so nothing is traded away.
