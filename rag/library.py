@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from rag.engine import clear_engines
 from rag.errors import DocumentError
 from rag.indexing.build import BuildReport, build_index, counted
-from rag.ingest.formats import corpus_files
+from rag.ingest.formats import corpus_files, is_document
 from rag.ingest.loading import load_paths
 from rag.ingest.uploads import CheckedUpload, check_upload
 from rag.store import open_store
@@ -139,15 +139,19 @@ class Library:
             )
         return rows
 
-    def path_of(self, name: str) -> Path:
-        """The file of the document called ``name``, checked to lie inside the corpus folder.
+    def path_of(self, name: str, *, indexed: bool = False) -> Path:
+        """The file of the document called ``name`` (a path relative to the corpus folder), a
+        document by the same rule as indexing (rag.ingest.formats.is_document); with
+        ``indexed``, also one the index holds (what may be read and served).
 
         Raises:
-            DocumentError: no such document, or the name points outside the corpus.
+            DocumentError: no such document: hidden, a link out of the folder, a name that
+                points outside it, or (``indexed``) not in the index.
         """
-        root = self.corpus.resolve()
-        path = (root / name).resolve()
-        if not path.is_relative_to(root) or path == root or not path.is_file():
+        path = self.corpus / name
+        if not is_document(path, self.corpus) or (
+            indexed and name not in open_store(self.index).summary().chunks
+        ):
             raise DocumentError(f"There is no document {name!r} in {self.name}.")
         return path
 
@@ -173,6 +177,11 @@ class Library:
                     upload = check_upload(name, data, max_bytes=self.max_bytes)
                 except (DocumentError, OSError) as error:
                     report.rejected.append((name, str(error)))
+                    continue
+                if (self.corpus / upload.name).is_symlink():  # writing would replace the user's link
+                    report.rejected.append(
+                        (name, f"{upload.name} is a link in the folder; rename the file or remove the link.")
+                    )
                     continue
                 same = existing.get(_sha256(upload.data))
                 if same is not None:
@@ -208,7 +217,7 @@ class Library:
         notify = progress or (lambda fraction, message: None)
         with self._lock:
             path = self.path_of(name)
-            source = path.relative_to(self.corpus.resolve()).as_posix()
+            source = path.relative_to(self.corpus).as_posix()
             if len(corpus_files(self.corpus, supported_only=True)) <= 1:
                 raise DocumentError(
                     f"{source} is the only document in {self.name}; add another before deleting it."

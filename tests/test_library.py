@@ -204,3 +204,32 @@ def test_the_worker_process_does_not_outlive_its_server(corpus_copy, tmp_path, m
     while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def test_only_indexed_documents_are_served_by_name(library, tmp_path):
+    """Issue 30, row 7: hidden files, .git/, links out and files the index never read are not
+    documents, whatever reads them by name (MCP read_span, the document view)."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("The safe code is 4711.", encoding="utf-8")
+    (library.corpus / ".hidden.txt").write_text("A hidden note.", encoding="utf-8")
+    (library.corpus / ".git").mkdir()
+    (library.corpus / ".git" / "notes.md").write_text("# Notes\n\nA git note.\n", encoding="utf-8")
+    (library.corpus / "link.txt").symlink_to(outside)
+    for name in [".hidden.txt", ".git/notes.md", "link.txt", "../outside.txt", str(outside)]:
+        with pytest.raises(DocumentError, match="no document"):
+            library.path_of(name, indexed=True)
+    (library.corpus / "late.md").write_text("# Late\n\nNot indexed yet.\n", encoding="utf-8")
+    assert library.path_of("late.md") == library.corpus / "late.md"  # a document: deletable
+    with pytest.raises(DocumentError, match="no document"):
+        library.path_of("late.md", indexed=True)  # but never read out before it is indexed
+    assert library.path_of("001_e7367d59c646826d.txt", indexed=True).is_file()
+
+
+def test_an_upload_never_writes_through_a_link(library, tmp_path):
+    outside = tmp_path / "outside.md"
+    outside.write_text("# Outside\n\nUntouched.\n", encoding="utf-8")
+    (library.corpus / "harbour.md").symlink_to(outside)
+    report = library.add([("harbour.md", NOTE)])
+    assert [name for name, _ in report.rejected] == ["harbour.md"] and "link" in report.rejected[0][1]
+    assert outside.read_text(encoding="utf-8") == "# Outside\n\nUntouched.\n"
+    assert (library.corpus / "harbour.md").is_symlink()

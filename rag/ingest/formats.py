@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import io
 import logging
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -53,21 +54,62 @@ _HTML_START = re.compile(
 )
 
 
+# Links out of a corpus already reported (a served folder is listed again for every question).
+_LINKS_SKIPPED: set[str] = set()
+
+
 def corpus_files(root: Path, *, supported_only: bool = False) -> list[Path]:
-    """The files of a corpus folder, sorted; hidden files and folders (a leading dot) are left out.
+    """The documents of a corpus folder, sorted: every path :func:`is_document` accepts.
 
     ``supported_only`` keeps only the suffixes in :data:`SUFFIXES`; without it the loader
-    sees the rest too, to name what it skips.
+    sees the rest too, to name what it skips. A link to a file outside the folder and a
+    sub-folder that cannot be read are skipped with one warning each; links to folders are
+    not followed.
     """
     if not root.is_dir():
         return []
-    return [
-        path
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(root).parts)
-        and (not supported_only or path.suffix.lower() in SUFFIXES)
-    ]
+    real_root = root.resolve()
+
+    def unreadable(error: OSError) -> None:
+        log.warning("Skipping the folder %s: it cannot be read (%s).", error.filename, error.strerror)
+
+    found = []
+    for folder, folders, files in os.walk(root, onerror=unreadable):
+        folders[:] = [name for name in folders if not name.startswith(".")]  # hidden: not walked
+        for name in files:
+            path = Path(folder) / name
+            if supported_only and path.suffix.lower() not in SUFFIXES:
+                continue
+            if is_document(path, root, real_root=real_root):
+                found.append(path)
+            elif path.is_symlink() and not name.startswith(".") and str(path) not in _LINKS_SKIPPED:
+                _LINKS_SKIPPED.add(str(path))  # once per process: the folder is listed per question
+                log.warning(
+                    "Skipping %s: it is a link to %s, outside the folder %s.",
+                    path.relative_to(root).as_posix(),
+                    os.path.realpath(path),
+                    root,
+                )
+    return sorted(found)
+
+
+def is_document(path: Path, root: Path, *, real_root: Path | None = None) -> bool:
+    """The one rule for what counts as a document of the corpus folder ``root``, on every path
+    (index, watch, uploads, search and answers, ``/v1``, MCP): a regular file (a link is
+    followed), not hidden (no part of its name under ``root`` starts with a dot), whose real
+    location lies inside ``root``'s. So a link out of the folder, ``.git/…`` and ``.env``
+    are never read, listed or served.
+    """
+    try:
+        relative = path.relative_to(root)
+        real_root = real_root or root.resolve()
+        return (
+            not any(part.startswith(".") for part in relative.parts)
+            and path.is_file()
+            and path.resolve().is_relative_to(real_root)
+        )
+    except (OSError, ValueError, RuntimeError):  # not under root, a link loop, an unreadable path
+        return False
 
 
 def supported_types() -> str:

@@ -113,7 +113,7 @@ def build_server(libraries: Libraries) -> Any:
 
         try:
             library = libraries.get(collection or None)
-            text = read_document(library.path_of(source))
+            text = read_document(library.path_of(source, indexed=True))
         except RagError as error:
             raise ToolError(str(error)) from error
         if not 0 <= start < end <= len(text):

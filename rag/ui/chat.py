@@ -148,7 +148,7 @@ def open_document(
     assert record.answer is not None
     css = "rag-closest" if record.answer.abstained else "rag-support"
     try:
-        path = library_for(record.library).path_of(citation.source)
+        path = library_for(record.library).path_of(citation.source, indexed=True)
         text = read_document(path)
         if (
             citation.page is not None

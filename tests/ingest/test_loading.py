@@ -231,3 +231,46 @@ def test_a_file_removed_between_listing_and_reading_is_skipped(tmp_path, caplog,
         documents = loading.load_paths([tmp_path])
     assert [d.source for d in documents] == ["good.md"]
     assert "Skipping gone.md: it cannot be read" in caplog.text
+
+
+def test_links_out_of_the_corpus_are_skipped_with_one_warning_each(tmp_path, caplog):
+    """Issue 30, row 2: a document is a regular file whose real path lies inside the corpus;
+    a link out (even without a suffix, or to a folder) is never read."""
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    (corpus / "notes").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY----- secret\n", encoding="utf-8")
+    (outside / "private.md").write_text("# Private\n\nThe safe code is 4711.\n", encoding="utf-8")
+    (corpus / "notes" / "harbour.md").write_text("# Harbour\n\nThe harbour opens at six.\n", encoding="utf-8")
+    (corpus / "key.txt").symlink_to(outside / "id_rsa")
+    (corpus / "private.md").symlink_to(outside / "private.md")
+    (corpus / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (corpus / "alias.md").symlink_to(corpus / "notes" / "harbour.md")  # a link inside: a document
+    with caplog.at_level(logging.WARNING):
+        documents = load_paths([corpus])
+    assert sorted(d.source for d in documents) == ["alias.md", "notes/harbour.md"]
+    assert not any("4711" in d.text or "PRIVATE KEY" in d.text for d in documents)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2 and all("outside the folder" in w for w in warnings)
+    assert any(w.startswith("Skipping key.txt") for w in warnings)
+
+
+def test_an_unreadable_sub_folder_is_skipped_with_one_warning(tmp_path, caplog, monkeypatch):
+    """Issue 30, row 15 (simulated: as root, permissions do not stop a read)."""
+    import os
+
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "a.md").write_text("# A\n\nHidden away.\n", encoding="utf-8")
+    (tmp_path / "open.md").write_text("# Open\n\nThe harbour opens at six.\n", encoding="utf-8")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with caplog.at_level(logging.WARNING):
+        documents = load_paths([tmp_path])
+    assert [d.source for d in documents] == ["open.md"]
+    assert len(caplog.records) == 1 and "locked" in caplog.text and "cannot be read" in caplog.text
