@@ -27,9 +27,10 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag.answer.generators import EXTRACTIVE, modes
@@ -42,6 +43,9 @@ from rag.serve.login import LoginGuard
 
 PREFIX = "rag:"
 MAX_K = 20
+# A request body is a conversation: 1 MB holds hundreds of turns (a question is at most
+# rag.config.MAX_QUESTION_CHARS); a larger one is refused before it is read.
+MAX_BODY_BYTES = 1_000_000
 
 
 class ApiError(Exception):
@@ -145,7 +149,7 @@ def _answer(libraries: Libraries, body: dict[str, Any]) -> tuple[Answer, str, st
     collection, mode = parse_model(model, libraries)
     mode = _checked_mode(body.get("rag_mode") or mode)
     k = body.get("rag_k", 5)
-    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:  # true is no count
         raise ApiError(400, f"rag_k must be an integer from 1 to {MAX_K}.")
     message, history = conversation(body.get("messages"))
     try:
@@ -160,6 +164,15 @@ def _answer(libraries: Libraries, body: dict[str, Any]) -> tuple[Answer, str, st
     except RagError as error:
         raise ApiError(500, str(error), kind="server_error") from error
     return answer, model_name(collection, mode), resolved
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    """A boolean field of the request (absent or null: false); anything else is refused, so
+    that ``"stream": "no"`` is not read as a request to stream."""
+    value = body.get(name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise ApiError(400, f"{name} must be true or false, not {json.dumps(value)[:40]}.")
 
 
 def _completion(answer: Answer, model: str, resolved: str) -> dict[str, Any]:
@@ -225,16 +238,35 @@ def _authorized(request: Request, guard: LoginGuard | None) -> bool:
 async def _json_object(request: Request) -> dict[str, Any] | ApiError:
     """The request's JSON object, or the OpenAI-style error for a body that is not one.
 
-    Read here rather than declared as a ``dict`` parameter: FastAPI would answer a malformed
-    body itself, in its own error format and before the login is checked.
+    Read only after the login is checked, and at most :data:`MAX_BODY_BYTES`: a declared
+    ``Content-Length`` over it is refused before a byte is read, and an undeclared (chunked)
+    body is counted while it arrives and cut off there. FastAPI would read and parse any
+    body itself, before the login, were it a declared ``dict`` parameter.
     """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return _too_large()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return _too_large()
+        chunks.append(chunk)
     try:
-        body = json.loads(await request.body())
+        body = json.loads(b"".join(chunks))
     except ValueError as error:  # also a body that is not UTF-8
         return ApiError(400, f"The request body is not valid JSON ({error}); send a JSON object.")
+    except RecursionError:  # JSON nested thousands deep: Python's parser gives up
+        return ApiError(400, "The request body is nested too deeply to read; send a flat JSON object.")
     if not isinstance(body, dict):
         return ApiError(400, "The request body must be a JSON object with 'model' and 'messages'.")
     return body
+
+
+def _too_large() -> ApiError:
+    return ApiError(
+        413, f"The request body is larger than {MAX_BODY_BYTES // 1_000_000} MB; send a shorter conversation."
+    )
 
 
 def openai_router(libraries: Libraries, guard: LoginGuard | None) -> APIRouter:
@@ -257,18 +289,19 @@ def openai_router(libraries: Libraries, guard: LoginGuard | None) -> APIRouter:
         return JSONResponse({"object": "list", "data": data})
 
     @router.post("/chat/completions", response_model=None)
-    def chat_completions(
-        request: Request, body: Annotated[dict[str, Any] | ApiError, Depends(_json_object)]
-    ) -> JSONResponse | StreamingResponse:
-        if not _authorized(request, guard):
+    async def chat_completions(request: Request) -> JSONResponse | StreamingResponse:
+        if not _authorized(request, guard):  # before a byte of the body is read
             return refused.response()
+        body = await _json_object(request)
         if isinstance(body, ApiError):
             return body.response()
         try:
-            answer, model, resolved = _answer(libraries, body)
+            stream = _flag(body, "stream")
+            # Answering is CPU work: in a worker thread, so the server keeps reading requests.
+            answer, model, resolved = await run_in_threadpool(_answer, libraries, body)
         except ApiError as error:
             return error.response()
-        if body.get("stream"):
+        if stream:
             return StreamingResponse(_chunks(answer, model, resolved), media_type="text/event-stream")
         return JSONResponse(_completion(answer, model, resolved))
 

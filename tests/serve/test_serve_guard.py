@@ -90,3 +90,71 @@ def test_32_concurrent_api_clients_are_all_answered_as_in_process(served, fake_e
     with ThreadPoolExecutor(32) as pool:
         answers = list(pool.map(ask, range(96)))
     assert len(answers) == 96 and all(a.startswith(expected) for a in answers)
+
+
+def _raw_post(url: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    """POST /v1/chat/completions declaring a 200 MB body but sending only ``body``: the status
+    comes back only if the server answers without waiting for the rest."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: 200000000\r\n{head}\r\n"
+    ).encode() + body
+    with socket.create_connection((where.hostname, where.port), timeout=20) as sock:
+        sock.sendall(request)
+        reply = b""
+        while b"\r\n\r\n" not in reply or len(reply.split(b"\r\n\r\n", 1)[1]) < _length(reply):
+            part = sock.recv(65536)
+            if not part:
+                break
+            reply += part
+    status = int(reply.split(b" ", 2)[1])
+    return status, reply
+
+
+def _length(reply: bytes) -> int:
+    head = reply.split(b"\r\n\r\n", 1)[0].lower()
+    return next(
+        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.startswith(b"content-length")), 0
+    )
+
+
+def test_v1_checks_the_login_before_reading_a_body_and_caps_its_size(served):
+    """Issue 30, row 4: a 200 MB body without credentials was read and parsed before the login
+    check (RSS 381 -> 1,137 MB). Now: 401 before a byte is read; 413 over 1 MB, declared or not."""
+    url, _ = served
+    status, _ = _raw_post(url, {}, b'{"model": "rag", "messages": [')
+    assert status == 401
+    status, reply = _raw_post(url, {"Authorization": "Bearer ana:s3cret"}, b'{"model": "rag", "messages": [')
+    assert status == 413 and b"larger than 1 MB" in reply
+
+    def chunks():  # no Content-Length: counted as it arrives
+        yield b'{"model": "rag", "messages": [{"role": "user", "content": "'
+        for _ in range(40):
+            yield b"x" * 50_000
+        yield b'"}]}'
+
+    headers = {"Authorization": "Bearer ana:s3cret", "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, timeout=60) as http:
+        chunked = http.post("/v1/chat/completions", content=chunks(), headers=headers)
+        assert chunked.status_code == 413 and chunked.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),  # row 12: was a 500 and a traceback
+        (b'{"model": "rag", "rag_k": true, "messages": [{"role": "user", "content": "Hi?"}]}', "rag_k"),
+        (b'{"model": "rag", "stream": "no", "messages": [{"role": "user", "content": "Hi?"}]}', "stream"),
+    ],
+)
+def test_v1_refuses_odd_bodies_naming_the_field(served, body, named):
+    """Issue 30, rows 12 and 17: `rag_k: true` was read as 1 and `"stream": "no"` as streaming."""
+    url, _ = served
+    headers = {"Authorization": "Bearer ana:s3cret", "Content-Type": "application/json"}
+    response = httpx.post(url + "/v1/chat/completions", content=body, headers=headers, timeout=60)
+    assert response.status_code == 400 and named in response.json()["error"]["message"]
