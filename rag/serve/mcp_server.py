@@ -22,10 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.config import login_from_env
 from rag.errors import RagError
 from rag.ingest.formats import read_document
 from rag.search.followup import Turn, resolve
 from rag.serve.collections import Libraries, default_libraries
+from rag.serve.login import LoginGuard, RequireLogin
 
 MAX_SPAN = 20_000  # characters read_span returns at most: a citation, not a whole book
 
@@ -133,11 +135,21 @@ def run(
     host: str = "127.0.0.1",
     port: int = 8765,
 ) -> None:
-    """`rag mcp`: serve the tools over stdio, or streamable HTTP at http://HOST:PORT/mcp."""
+    """`rag mcp`: serve the tools over stdio, or streamable HTTP at http://HOST:PORT/mcp.
+
+    Over HTTP with $RAG_USERNAME/$RAG_PASSWORD set, every request needs that login, as on
+    `/v1` (a bearer token ``<username>:<password>`` or basic auth, with the same lockout).
+    """
     libraries = Libraries(default_libraries(corpora, index))
     libraries.engine(None)  # load the model and index before the first request
     server = build_server(libraries)
-    if http:
+    login = login_from_env()
+    if http and login:
+        import uvicorn
+
+        app = RequireLogin(server.streamable_http_app(host=host), LoginGuard(login))
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    elif http:
         server.run("streamable-http", host=host, port=port)
     else:
         server.run("stdio")

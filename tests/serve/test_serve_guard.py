@@ -4,12 +4,17 @@ A real Gradio server on loopback over the fake-embedder index, reached by gradio
 plain HTTP as a client or an attacker would.
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
 
 from rag.library import Library
 from rag.serve.login import LoginGuard
-from tests.ports import on_free_port
+from tests.ports import PortTaken, on_free_port
 
 
 @pytest.fixture()
@@ -158,3 +163,63 @@ def test_v1_refuses_odd_bodies_naming_the_field(served, body, named):
     headers = {"Authorization": "Bearer ana:s3cret", "Content-Type": "application/json"}
     response = httpx.post(url + "/v1/chat/completions", content=body, headers=headers, timeout=60)
     assert response.status_code == 400 and named in response.json()["error"]["message"]
+
+
+def _mcp_http(corpus, index, env) -> tuple[subprocess.Popen, str]:
+    """`rag mcp --http` in its own process on a free port; (process, URL of /mcp) once it listens."""
+    import time
+
+    def start(port: int) -> tuple[subprocess.Popen, str]:
+        rag = str(Path(sys.executable).with_name("rag"))
+        args = [rag, "mcp", "--http", "--port", str(port), "--corpus", str(corpus), "--index", str(index)]
+        process = subprocess.Popen(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise PortTaken(process.stderr.read() if process.stderr else "")
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                return process, f"http://127.0.0.1:{port}/mcp"
+            except httpx.TransportError:
+                time.sleep(0.5)
+        process.kill()
+        raise AssertionError("rag mcp --http did not start in 120 s")
+
+    return on_free_port(start)
+
+
+def test_mcp_over_http_needs_the_same_login_as_v1(corpus_copy, fake_index_copy):
+    """Issue 30, row 6: with RAG_USERNAME/RAG_PASSWORD set, `rag mcp --http` let any client
+    list documents and read spans. Now every request needs the login, with the same lockout."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "RAG_EMBEDDER": "hash-384",
+        "RAG_USERNAME": "ana",
+        "RAG_PASSWORD": "s3cret",
+    }
+    process, url = _mcp_http(corpus_copy, fake_index_copy, env)
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"},
+        },
+    }
+    accept = {"Accept": "application/json, text/event-stream"}
+    try:
+        with httpx.Client(timeout=30) as http:
+            anonymous = http.post(url, json=initialize, headers=accept)
+            wrong = http.post(url, json=initialize, headers={**accept, "Authorization": "Bearer ana:guess"})
+            right = http.post(url, json=initialize, headers={**accept, "Authorization": "Bearer ana:s3cret"})
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert anonymous.status_code == 401 and "credentials" in anonymous.json()["error"]
+    assert wrong.status_code == 401
+    assert right.status_code == 200 and "rag" in right.text  # the server's initialize result
