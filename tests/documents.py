@@ -92,6 +92,48 @@ def docx_bomb_bytes(expanded_mib: int) -> bytes:
     return out.getvalue()
 
 
+def docx_underdeclared_bytes(expanded_mib: int, declared: int = 1024) -> bytes:
+    """A .docx whose document.xml unpacks to ``expanded_mib`` MiB while the archive's directory
+    says ``declared`` bytes (issue 30, row 1): a limit that trusts declared sizes lets it in."""
+    import struct
+    import zipfile
+
+    data = bytearray(docx_bomb_bytes_32(expanded_mib))
+    position = data.find(b"PK\x01\x02")
+    while position >= 0:  # every central directory entry; patch document.xml's size field
+        name_length = struct.unpack_from("<H", data, position + 28)[0]
+        if data[position + 46 : position + 46 + name_length] == b"word/document.xml":
+            struct.pack_into("<I", data, position + 24, declared)
+        position = data.find(b"PK\x01\x02", position + 4)
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        assert archive.getinfo("word/document.xml").file_size == declared
+    return bytes(data)
+
+
+def docx_bomb_bytes_32(expanded_mib: int) -> bytes:
+    """As :func:`docx_bomb_bytes`, with 32-bit size fields (below 2 GiB: no zip64 record)."""
+    import zipfile
+
+    base = docx_bytes("Bomb", ["seed"])
+    paragraph = "<w:p><w:r><w:t>All work and no play makes Jack a dull boy.</w:t></w:r></w:p>" * 1000
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(base)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target,
+    ):
+        for item in source.infolist():
+            if item.filename != "word/document.xml":
+                target.writestr(item, source.read(item.filename))
+                continue
+            head, tail = source.read(item.filename).decode().split("<w:body>")
+            with target.open("word/document.xml", "w") as handle:
+                handle.write((head + "<w:body>").encode())
+                for _ in range(expanded_mib * 1024 * 1024 // len(paragraph)):
+                    handle.write(paragraph.encode())
+                handle.write(tail.encode())
+    return out.getvalue()
+
+
 def pdf_bomb_bytes(pages: int, mib_per_page: float) -> bytes:
     """A valid PDF whose pages' Flate-compressed content streams each decode to ``mib_per_page``
     MiB: one long string shown on the page (few operators, many bytes)."""

@@ -2,8 +2,9 @@
 
 A Word file is a zip archive and a PDF holds compressed streams: a 3.4 MB .docx whose XML
 unpacks to ~1 GB passed the 20 MB upload limit and took the server to 2 GB+ of memory.
-Each format is checked before it is parsed, from sizes the file itself declares, so the
-refusal costs nothing; where only decoding tells (PDF streams), decoding is bounded.
+Each format is checked before it is parsed: a zip archive's declared sizes first, then its
+members inflated once in bounded pieces (an archive may lie about its sizes); where only
+decoding tells (PDF streams), decoding is bounded.
 
 The limits leave real documents far inside them: a 1,000-page Word report's XML is
 ~10 MB; a text-heavy PDF page's content stream is 5-50 KB. Memory while reading stays
@@ -25,6 +26,7 @@ MIB = 1024 * 1024
 # of ~8x its size: a 16 MB document.xml peaks at ~+150 MB).
 ZIP_MAX_EXPANDED = 64 * MIB
 ZIP_MAX_XML_PART = 16 * MIB
+ZIP_READ_CHUNK = 1 * MIB  # inflated per step while an archive is verified: the memory it may take
 # PDF: one decoded stream, the decoded page contents of the whole file, and the operators
 # parsed in one content stream (each one a Python object while the page is read).
 PDF_MAX_STREAM = 16 * MIB
@@ -39,20 +41,35 @@ def _megabytes(size: int) -> str:
 
 
 def check_archive(data: bytes, name: str) -> None:
-    """Refuse a zip-based document (.docx) whose declared unpacked sizes exceed the limits.
+    """Refuse a zip-based document (.docx) that unpacks to more than the limits, counting the
+    bytes as they are inflated rather than trusting the sizes the archive declares.
 
-    The sizes come from the archive's directory; Python's zipfile never reads past a
-    member's declared size (a member that lies fails its CRC), so they bound the reading.
+    First the declared sizes (free to read); then every member is inflated once, streamed in
+    :data:`ZIP_READ_CHUNK` pieces and discarded, so memory stays bounded whatever a member
+    holds. A member whose content differs from what the directory declares (a 1 KB
+    ``document.xml`` that inflates to 1 GB) fails zipfile's size and CRC-32 check there,
+    after about one chunk: zipfile's own ``read()`` of such a member would first inflate up
+    to 2 GiB into memory and only then cut it to the declared size.
 
     Raises:
         DocumentError: it unpacks to more than ZIP_MAX_EXPANDED, or one XML part to more
-            than ZIP_MAX_XML_PART; or it is not a readable archive.
+            than ZIP_MAX_XML_PART; a member is not what the archive declares; or it is not
+            a readable archive.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, ValueError) as error:
-        raise DocumentError(f"{name} is not a readable Word file ({error}).") from error
+            _check_declared(members, name)
+            for member in members:
+                _inflate_counted(archive, member, name)
+    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError) as error:
+        raise DocumentError(
+            f"{name} is not a readable Word file ({error}): a damaged archive, or one that misstates "
+            "what it unpacks to (a decompression bomb)."
+        ) from error
+
+
+def _check_declared(members: list[zipfile.ZipInfo], name: str) -> None:
     total = sum(member.file_size for member in members)
     largest = max(
         (m for m in members if m.filename.endswith(".xml")), key=lambda m: m.file_size, default=None
@@ -64,6 +81,16 @@ def check_archive(data: bytes, name: str) -> None:
             f"in all and {_megabytes(ZIP_MAX_XML_PART)} of text per part): it is too large to read "
             "safely, or a decompression bomb; split it into smaller documents."
         )
+
+
+def _inflate_counted(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str) -> None:
+    """Inflate ``member`` in bounded pieces, discarding them; zipfile checks its size and CRC."""
+    inflated = 0
+    with archive.open(member) as stream:
+        while piece := stream.read(ZIP_READ_CHUNK):
+            inflated += len(piece)
+            if inflated > member.file_size:  # zipfile stops at the declared size; never trust it
+                raise zipfile.BadZipFile(f"{member.filename} holds more than it declares")
 
 
 @contextlib.contextmanager

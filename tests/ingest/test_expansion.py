@@ -17,7 +17,7 @@ from rag.errors import DocumentError
 from rag.ingest.expansion import HTML_MAX_BYTES, PDF_MAX_CONTENT, ZIP_MAX_EXPANDED
 from rag.ingest.formats import extract_text
 from rag.ingest.loading import load_paths
-from tests.documents import docx_bomb_bytes, long_html_bytes, pdf_bomb_bytes
+from tests.documents import docx_bomb_bytes, docx_underdeclared_bytes, long_html_bytes, pdf_bomb_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,6 +47,8 @@ print(json.dumps(results))
 def test_bombs_are_refused_within_200_mb_of_memory(tmp_path):
     bombs = {
         "bomb.docx": docx_bomb_bytes(400),  # 400 MiB of XML in ~1.5 MB
+        # Issue 30, row 1: says 1 KB, inflates to 1 GiB (server RSS 0.35 -> 2.49 GB before).
+        "liar.docx": docx_underdeclared_bytes(1024),
         "streams.pdf": pdf_bomb_bytes(4, 40),  # each page's stream decodes to 40 MiB
         "pages.pdf": pdf_bomb_bytes(40, 6),  # 240 MiB of page content in all
         "huge.html": long_html_bytes(HTML_MAX_BYTES / 2**20 + 1),
@@ -67,6 +69,7 @@ def test_bombs_are_refused_within_200_mb_of_memory(tmp_path):
         assert outcome.startswith("refused:"), (name, outcome)
         assert peak < 200, (name, peak)
     assert "unpacks to 401 MB" in results["bomb.docx"][0] and "decompression bomb" in results["bomb.docx"][0]
+    assert "misstates what it unpacks to" in results["liar.docx"][0]
     assert "stream too large" in results["streams.pdf"][0]
     assert f"more than {PDF_MAX_CONTENT // 2**20} MB" in results["pages.pdf"][0]
     assert "of HTML" in results["huge.html"][0] and ".txt or .md" in results["huge.html"][0]
