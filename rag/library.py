@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,7 @@ class AddReport:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # the same bytes were already there
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (name as given, reason)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (name as given, name stored)
     chunks: int = 0  # chunks of the added and replaced files
     file_chunks: dict[str, int] = field(default_factory=dict)  # the same, per file
     seconds: float = 0.0
@@ -79,6 +80,8 @@ class AddReport:
             parts.append(f"Replaced {named(self.replaced)}")
         if self.stored:
             parts[-1] += f" in {self.seconds:.1f} s"
+        if self.renamed:
+            parts.append("Stored " + ", ".join(f"{given} as {stored}" for given, stored in self.renamed))
         if self.unchanged:
             parts.append(f"Already indexed, nothing to do: {', '.join(self.unchanged)}")
         if self.rejected:
@@ -170,6 +173,7 @@ class Library:
                 for p in corpus_files(self.corpus, supported_only=True)
             }
             checked: list[CheckedUpload] = []
+            batch: set[str] = set()  # names stored by this upload so far
             for number, (name, content) in enumerate(uploads, 1):
                 notify(0.05 * number / max(len(uploads), 1), f"Checking {name}")
                 try:
@@ -189,6 +193,14 @@ class Library:
                         upload.name if same == upload.name else f"{upload.name} (= {same})"
                     )
                     continue
+                if upload.name != name or upload.name in batch:
+                    # A name made safe ("x∕y.txt" and "x／y.txt" both become "x_y.txt") never
+                    # replaces another file: it is kept apart under a free name, and said so.
+                    free = self._free_name(upload.name, batch)
+                    if free != name:
+                        report.renamed.append((name, free))
+                    upload = replace(upload, name=free)
+                batch.add(upload.name)
                 (report.replaced if (self.corpus / upload.name).exists() else report.added).append(
                     upload.name
                 )
@@ -256,6 +268,15 @@ class Library:
             report = build_index(documents, self.index, progress=advance)
         clear_engines(self.index)
         return report
+
+    def _free_name(self, name: str, batch: set[str]) -> str:
+        """``name``, or ``stem (2).suffix``, ``stem (3).suffix``… when a file or this upload has it."""
+        path, number = Path(name), 1
+        candidate = name
+        while candidate in batch or os.path.lexists(self.corpus / candidate):
+            number += 1
+            candidate = f"{path.stem} ({number}){path.suffix}"
+        return candidate
 
     def _store(self, uploads: list[CheckedUpload]) -> list[tuple[Path, bytes | None]]:
         """Write the files atomically; returns what each path held before, for a rollback."""
