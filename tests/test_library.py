@@ -239,7 +239,9 @@ def test_names_made_safe_never_replace_each_other(library):
     """Issue 30, row 14: 'x∕y.md' then 'x／y.md' were both stored as x_y.md, the second silently
     replacing the first. Now the second is kept apart, and the summary says under which name."""
     first = library.add([("x\u2215y.md", NOTE)])
-    second = library.add([("x\uff0fy.md", b"# Ferry report\n\nThe ferry carried 2 million people in 2023.\n")])
+    second = library.add(
+        [("x\uff0fy.md", b"# Ferry report\n\nThe ferry carried 2 million people in 2023.\n")]
+    )
     assert first.added == ["x_y.md"] and second.added == ["x_y (2).md"] and not second.replaced
     assert "Stored x\uff0fy.md as x_y (2).md" in second.summary()
     assert (library.corpus / "x_y.md").read_bytes() == NOTE

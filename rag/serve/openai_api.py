@@ -73,7 +73,13 @@ def parse_model(model: str, libraries: Libraries) -> tuple[str, str]:
         ApiError: 404 for an unknown collection, 400 for an unknown mode.
     """
     name = model.removeprefix(PREFIX) if model.startswith(PREFIX) else ("" if model == "rag" else model)
-    collection, _, mode = name.partition(":")
+    # A collection's own name may hold ':' ("my:notes"): the longest name that the id starts
+    # with is the collection, and what follows its ':' the mode.
+    collection = next(
+        (n for n in sorted(libraries.names, key=len, reverse=True) if name == n or name.startswith(n + ":")),
+        name.partition(":")[0],
+    )
+    mode = name[len(collection) + 1 :]
     collection = collection or libraries.get(None).name
     if collection not in libraries.names:
         known = ", ".join(model_name(n) for n in libraries.names)

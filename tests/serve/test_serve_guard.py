@@ -223,3 +223,18 @@ def test_mcp_over_http_needs_the_same_login_as_v1(corpus_copy, fake_index_copy):
     assert anonymous.status_code == 401 and "credentials" in anonymous.json()["error"]
     assert wrong.status_code == 401
     assert right.status_code == 200 and "rag" in right.text  # the server's initialize result
+
+
+def test_every_listed_model_id_names_its_collection_even_with_a_colon(tmp_path):
+    """Issue 30, row 16: a collection folder named 'my:notes' was listed as rag:my:notes by
+    /v1/models and then answered 404 ("my" is no collection)."""
+    from rag.serve.collections import Libraries
+    from rag.serve.openai_api import model_name, parse_model
+
+    shared = Libraries(
+        [Library(name, tmp_path / name, tmp_path / f"{name}-index") for name in ["seeds", "my:notes", "my"]]
+    )
+    for name in shared.names:
+        assert parse_model(model_name(name), shared) == (name, "extractive")
+        assert parse_model(model_name(name) + ":extractive", shared) == (name, "extractive")
+    assert parse_model("rag", shared) == ("seeds", "extractive")
