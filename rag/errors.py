@@ -64,3 +64,8 @@ class StoreError(RagError):
 class UnsupportedModelError(RagError):
     """An embedding model is not of the shape rag exports to ONNX (a BERT-style transformer,
     mean or CLS pooling); the torch model is used instead."""
+
+
+class IndexWriteError(RagError, OSError):
+    """A new index could not be written (a full disk, a read-only folder); the previous index
+    is unchanged. Also an ``OSError``, which is what it was."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from rag.config import settings
 from rag.embedding.embedders import DEFAULT_EMBEDDER, INT8, Embedder, SpanEncoder, get_embedder
-from rag.errors import CorpusError, IndexCorruptError, RagError, StoreError
+from rag.errors import CorpusError, IndexCorruptError, IndexWriteError, RagError, StoreError
 from rag.indexing.backends import PROGRESS_STEP, Backend, LocalBackend
 from rag.ingest.chunking import ChunkerSettings, embedding_text
 from rag.ingest.formats import supported_types
@@ -381,7 +381,13 @@ def _assemble_and_write(
         sentences=len(sentence_texts),
         tokenizer=TOKENIZER_VERSION,
     )
-    store.write(manifest, IndexContents(chunks, rows, chunk_vectors, sentence_vectors, tokens, doc_freq))
+    try:
+        store.write(manifest, IndexContents(chunks, rows, chunk_vectors, sentence_vectors, tokens, doc_freq))
+    except OSError as error:  # a full disk, a read-only folder: the write is atomic, nothing changed
+        raise IndexWriteError(
+            f"Cannot write the new index in {store.label} ({error.strerror or error}); the previous "
+            "index is unchanged. Free some space (or fix the folder's permissions) and index again."
+        ) from error
     report.chunks = len(chunks)
     notify(1.0, "Index written")
 

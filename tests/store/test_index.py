@@ -104,6 +104,31 @@ def test_other_chunker_settings_rebuild_everything(fake_index_copy, seeds_dir, f
     assert load_index(fake_index_copy).manifest.chunker["max_tokens"] == 96
 
 
+def test_a_full_disk_is_one_line_and_the_previous_index_stays(
+    fake_index_copy, corpus_copy, monkeypatch, capsys
+):
+    """Issue 30, row 13: a disk full during a build kept the old index but printed a traceback."""
+    import errno
+
+    import rag.store.folder
+    from rag.cli import main
+
+    before = load_index(fake_index_copy)
+    (corpus_copy / "extra.txt").write_text("Extra document with new facts about llamas.", encoding="utf-8")
+
+    def full(index, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rag.store.folder, "write_faiss", full)
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
+    assert main(["index", str(corpus_copy), "--index", str(fake_index_copy)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: Cannot write the new index") and "No space left on device" in error
+    assert "previous index is unchanged" in error
+    after = load_index(fake_index_copy)
+    assert after.path == before.path and after.size == before.size
+
+
 def test_a_crash_mid_build_leaves_the_previous_index_loadable(
     fake_index_copy, corpus_copy, fake_embedder, monkeypatch
 ):
