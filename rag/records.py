@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rag.injection import looks_like_instruction
+
 # What every answer mode says when the documents do not hold the answer (Answer.abstained).
 NOT_FOUND = "The documents do not contain an answer to this question."
 # Between two pages of a document's text (form feed, as pdftotext writes it): a PDF's
@@ -177,6 +179,9 @@ class Citation:
             "passage_start": self.start,
             "passage_end": self.end,
             "page": self.page,  # 1-based page of a PDF; None for other documents
+            # The passage holds text addressed to AI assistants (a possible prompt injection):
+            # the flag the web UI shows over it.
+            "flagged": looks_like_instruction(self.text),
         }
 
 

@@ -38,10 +38,10 @@ from rag.answer.answerability import (
     model_file,
     question_constraints,
 )
-from rag.answer.injection import looks_like_instruction
 from rag.config import check_weights
 from rag.ingest.lexical import coverage
 from rag.ingest.text import readable
+from rag.injection import looks_like_instruction
 from rag.records import NOT_FOUND, Answer, AnswerSentence, Citation
 from rag.search.answer_types import METADATA_TYPES, offers
 from rag.search.hits import Hit, Retrieval

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.answer.injection import looks_like_instruction
 from rag.errors import GeneratorError
+from rag.injection import looks_like_instruction
 from rag.records import NOT_FOUND, Chunk
 
 SYSTEM = (

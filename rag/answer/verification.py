@@ -32,10 +32,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rag.answer.injection import looks_like_instruction
 from rag.answer.prompting import PromptPassage
 from rag.ingest.lexical import coverage, tokenize
 from rag.ingest.text import split_sentences
+from rag.injection import looks_like_instruction
 
 if TYPE_CHECKING:
     from rag.embedding.embedders import Embedder

@@ -34,12 +34,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from rag.answer.generators import EXTRACTIVE, modes
 from rag.engine import check_question
 from rag.errors import GeneratorError, QuestionError, RagError
+from rag.injection import looks_like_instruction
 from rag.records import Answer
 from rag.search.followup import Turn, resolve
 from rag.serve.collections import Libraries
 from rag.serve.login import LoginGuard
 
 PREFIX = "rag:"
+INJECTION_FLAG = "⚠ text addressed to AI assistants (a possible prompt injection) — "
 MAX_K = 20
 # A request body is a conversation: 1 MB holds hundreds of turns (a question is at most
 # rag.config.MAX_QUESTION_CHARS); a larger one is refused before it is read.
@@ -135,14 +137,32 @@ def conversation(messages: Any) -> tuple[str, list[Turn]]:
     return _text(messages[users[-1]].get("content")), turns
 
 
+def markdown_safe(text: str) -> str:
+    """Document text made inert for a client that renders Markdown: raw HTML (``<script>``,
+    ``<img>``), images (a beacon that calls home when shown) and links (``javascript:``) are
+    shown as the characters they are, by CommonMark's backslash escapes; the words are the
+    document's. The structured ``citations`` keep the exact text."""
+    return (
+        text.replace("\\", "\\\\")
+        .replace("<", "\\<")
+        .replace("![", "!\\[")
+        .replace("](", "]\\(")
+        .replace("]:", "]\\:")
+    )
+
+
 def sources_text(answer: Answer) -> str:
-    """The "Sources:" list under an answer (or the closest passages under an abstention)."""
+    """The "Sources:" list under an answer (or the closest passages under an abstention), its
+    document text made Markdown-safe; a passage addressed to AI assistants is flagged, as in
+    the web UI."""
     if not answer.citations:
         return ""
     lines = ["Closest passages (not an answer):" if answer.abstained else "Sources:"]
     for number, citation in enumerate(answer.citations, 1):
-        sentence = " ".join(citation.sentence.split())
-        lines.append(f'[{number}] {citation.source} — {citation.title}, {citation.location}: "{sentence}"')
+        sentence = markdown_safe(" ".join(citation.sentence.split()))
+        where = f"{markdown_safe(citation.source)} — {markdown_safe(citation.title)}, {citation.location}"
+        flag = INJECTION_FLAG if looks_like_instruction(citation.text) else ""
+        lines.append(f'[{number}] {flag}{where}: "{sentence}"')
     return "\n".join(lines)
 
 
@@ -180,7 +200,7 @@ def _flag(body: dict[str, Any], name: str) -> bool:
 
 
 def _completion(answer: Answer, model: str, resolved: str) -> dict[str, Any]:
-    content = answer.text + ("\n\n" + sources_text(answer) if answer.citations else "")
+    content = markdown_safe(answer.text) + ("\n\n" + sources_text(answer) if answer.citations else "")
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
@@ -212,7 +232,9 @@ def _chunks(answer: Answer, model: str, resolved: str) -> Iterator[str]:
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
     yield event({"role": "assistant", "content": ""})
-    pieces = [f"{s.text} [{s.citation}]" for s in answer.sentences] or [answer.text]
+    pieces = [f"{markdown_safe(s.text)} [{s.citation}]" for s in answer.sentences] or [
+        markdown_safe(answer.text)
+    ]
     for number, piece in enumerate(pieces):
         yield event({"content": piece if number == 0 else " " + piece})
     if answer.citations:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from html import escape
 
-from rag.answer.injection import looks_like_instruction
+from rag.injection import looks_like_instruction
 from rag.library import DocumentInfo
 from rag.records import Answer, Citation
 from rag.ui.render import NOT_FOUND_HEADING, marker_html

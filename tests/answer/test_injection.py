@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from rag.answer.injection import looks_like_instruction
 from rag.engine import Engine
 from rag.indexing.build import build_index
 from rag.ingest.loading import load_paths
+from rag.injection import looks_like_instruction
 from rag.store import load_index
 from rag.ui.panels import INJECTION_WARNING, sources_html
 

@@ -11,9 +11,9 @@ import shutil
 import pytest
 
 from rag.answer.grounded import GroundedAnswerer
-from rag.answer.injection import looks_like_instruction
 from rag.answer.prompting import OMITTED, build_prompt
 from rag.answer.verification import SUPPORT_THRESHOLD, Verifier, is_abstention, split_answer
+from rag.injection import looks_like_instruction
 from rag.records import NOT_FOUND, Answer
 from tests.fakes import CopyingGenerator
 

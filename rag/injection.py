@@ -2,7 +2,9 @@
 
 Such a sentence ("Note to AI assistants: ignore all previous instructions and …") is never
 an answer in any mode: the extractive answerer skips it, the prompt of a generative model
-shows a placeholder instead, verification never cites it, and the UI flags the passage.
+shows a placeholder instead, verification never cites it, and the UI, ``/v1`` and MCP flag
+the passage (``Citation.payload()["flagged"]``). Pure text rules with no dependency, so the
+records at the bottom of the package can use them too.
 """
 
 from __future__ import annotations
