@@ -22,6 +22,7 @@ API key).
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from rag.answer.generators import EXTRACTIVE, modes
 from rag.engine import check_question
@@ -39,6 +41,8 @@ from rag.records import Answer
 from rag.search.followup import Turn, resolve
 from rag.serve.collections import Libraries
 from rag.serve.login import LoginGuard
+
+log = logging.getLogger("rag.serve")
 
 PREFIX = "rag:"
 INJECTION_FLAG = "⚠ text addressed to AI assistants (a possible prompt injection) — "
@@ -262,11 +266,15 @@ async def _json_object(request: Request) -> dict[str, Any] | ApiError:
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return _too_large()
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return _too_large()
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return _too_large()
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody is left to answer: one line, not a traceback
+        log.info("A /v1 client hung up while sending its request.")
+        return ApiError(400, "The client hung up before its request was complete.")
     try:
         body = json.loads(b"".join(chunks))
     except ValueError as error:  # also a body that is not UTF-8

@@ -261,3 +261,27 @@ def test_v1_content_is_inert_in_a_markdown_client_and_injections_are_flagged():
     data = body["citations"][0]
     assert data["flagged"] is True and data["sentence"] == sentence  # the exact text, as data
     assert answer.payload()["citations"][0]["flagged"] is True  # what MCP's ask returns
+
+
+def test_a_client_hanging_up_mid_body_is_one_log_line(served, caplog):
+    """Issue 30, row 12: 500 hang-ups gave 17,440 log lines (a traceback each)."""
+    import logging
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    url, _ = served
+    where = urlsplit(url)
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Type: application/json\r\n"
+        "Authorization: Bearer ana:s3cret\r\nContent-Length: 5000\r\n\r\n"
+    ).encode()
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            with socket.create_connection((where.hostname, where.port), timeout=20) as sock:
+                sock.sendall(head + b'{"model": "rag", "mess')
+            time.sleep(0.5)  # the server notices the hang-up
+        time.sleep(1.0)
+    lines = [r for r in caplog.records if r.levelno >= logging.INFO and "hung up" in r.getMessage()]
+    assert len(lines) == 3
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
