@@ -14,8 +14,10 @@ as one warning line and the watcher keeps running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -113,27 +115,67 @@ def watch_and_rebuild(
 
     changes = ChangeFilter([Path(root) for root in roots], [Path(path) for path in ignore])
     shown = ", ".join(str(root) for root in roots)
-    batches = watch(
-        *changes.watched(),
-        watch_filter=changes,
-        debounce=round(debounce * 1000),
-        step=round(quiet * 1000),
-        stop_event=stop,
-        rust_timeout=round(_WAKE_SECONDS * 1000),
-        yield_on_timeout=True,  # an empty batch: the watcher is in place (or nothing happened)
-    )
+    folders = changes.watched()
     started = False
-    for batch in batches:
-        if not started:
-            # Files changed between the caller's build and this point were not seen as
-            # events; a rebuild from the current state covers them.
-            started = True
-            _rebuild(rebuild, shown, on_built, on_failed, quiet_if_unchanged=True)
-            log.info("Watching %s for changes (Ctrl-C stops).", shown)
-            if ready is not None:
-                ready.set()
-        elif batch:
-            _rebuild(rebuild, shown, on_built, on_failed, quiet_if_unchanged=False)
+    while True:
+        # A watch ends with the folder it watches: a folder removed and made again would leave
+        # it silent. So each watch remembers its folders' identities, ends when one changes,
+        # and the next starts once every folder is there again.
+        identities = {folder: _identity(folder) for folder in folders}
+        caught_up = False
+        with contextlib.closing(
+            watch(
+                *folders,
+                watch_filter=changes,
+                debounce=round(debounce * 1000),
+                step=round(quiet * 1000),
+                stop_event=stop,
+                rust_timeout=round(_WAKE_SECONDS * 1000),
+                yield_on_timeout=True,  # an empty batch: the watcher is in place (or nothing happened)
+            )
+        ) as batches:
+            for batch in batches:
+                if not caught_up:
+                    # Files changed before this watch was in place were not seen as events;
+                    # a rebuild from the current state covers them.
+                    caught_up = True
+                    _rebuild(rebuild, shown, on_built, on_failed, quiet_if_unchanged=True)
+                    log.info("Watching %s %s(Ctrl-C stops).", shown, "again " if started else "for changes ")
+                    if not started and ready is not None:
+                        ready.set()
+                    started = True
+                elif batch:
+                    _rebuild(rebuild, shown, on_built, on_failed, quiet_if_unchanged=False)
+                changed = [str(f) for f in folders if _identity(f) != identities[f]]
+                if changed:
+                    log.warning(
+                        "%s was removed or replaced; it is watched again once it is there.",
+                        ", ".join(changed),
+                    )
+                    break
+            else:
+                return  # stop was set
+        if not _wait_for(folders, stop, quiet):
+            return
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``folder``; None while it is missing."""
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if folder.is_dir() else None
+
+
+def _wait_for(folders: Sequence[Path], stop: threading.Event | None, every: float) -> bool:
+    """Wait until every folder exists; False when ``stop`` was set first."""
+    while not all(folder.is_dir() for folder in folders):
+        if stop is not None and stop.wait(every):
+            return False
+        if stop is None:
+            time.sleep(every)
+    return True
 
 
 def _rebuild(

@@ -404,3 +404,19 @@ def test_an_open_documents_tab_shows_files_as_they_come_and_go(served):
             table.get_by_text("ledger.md").wait_for(state="detached")
         finally:
             browser.close()
+
+
+def test_a_watched_folder_removed_and_made_again_is_watched_again(corpus, tmp_path, caplog):
+    """Issue 30, row 8: the watcher went silent; new files were listed with 0 chunks, never indexed."""
+    import shutil
+
+    index = tmp_path / "index"
+    with caplog.at_level(logging.INFO, logger="rag"), watching(corpus, index) as (built, _):
+        shutil.rmtree(corpus)
+        eventually(lambda: "was removed or replaced" in caplog.text, "a line saying the folder went")
+        corpus.mkdir()
+        write(corpus, "lapland.md", f"# Mines\n\n{LITHIUM}\n")
+        eventually(lambda: "lapland.md" in indexed(index), "a file in the folder made again")
+        assert "again (Ctrl-C stops)" in caplog.text
+        write(corpus, "zinc.md", f"# Zinc\n\n{ZINC}\n")  # and changes after that are seen too
+        eventually(lambda: "zinc.md" in indexed(index), "a later file")
