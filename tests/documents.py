@@ -169,6 +169,41 @@ def pdf_bomb_bytes(pages: int, mib_per_page: float) -> bytes:
     return out.getvalue()
 
 
+def pdf_xobject_bytes(form_kib: int, calls: int) -> bytes:
+    """A small PDF whose one page draws the same form XObject ``calls`` times, the form's
+    content stream holding ``form_kib`` KiB of text operators (issue 30, row 3: a 6.9 KB
+    file whose page calls a 2 MB form 2,000 times took ~50 minutes of CPU to read)."""
+    import zlib
+
+    line = b"BT /F1 11 Tf 72 700 Td (work) Tj ET\n"
+    form = zlib.compress(line * (form_kib * 1024 // len(line)), 9)
+    page = zlib.compress(b"/X1 Do\n" * calls, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R "
+        b"/Resources << /Font << /F1 3 0 R >> /XObject << /X1 6 0 R >> >> >>",
+        f"<< /Length {len(page)} /Filter /FlateDecode >>\nstream\n".encode() + page + b"\nendstream",
+        f"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+        f"/Length {len(form)} /Filter /FlateDecode >>\nstream\n".encode()
+        + form
+        + b"\nendstream",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
 def long_html_bytes(mib: float) -> bytes:
     """An HTML page of ``mib`` MiB of paragraphs (an article far beyond any news page)."""
     paragraph = "<p>Paragraph {n}: the <b>archive</b> holds record {n} of the <a href='#'>series</a>.</p>\n"

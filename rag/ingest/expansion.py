@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,9 @@ ZIP_READ_CHUNK = 1 * MIB  # inflated per step while an archive is verified: the 
 PDF_MAX_STREAM = 16 * MIB
 PDF_MAX_CONTENT = 64 * MIB
 PDF_MAX_OPERATORS = 500_000
+# PDF: the CPU one page's text may take, form XObjects included (a normal page takes well under
+# a second here; a page that draws a 2 MB form 2,000 times took ~50 minutes).
+PDF_MAX_PAGE_SECONDS = 10.0
 # HTML: the markup parsed into a tree (trafilatura, lxml): ~12x its size in memory.
 HTML_MAX_BYTES = 6 * MIB
 
@@ -145,6 +149,42 @@ class ContentBudget:
                     f"{self.name}'s pages decode to more than {_megabytes(self.limit)} of content: it is "
                     "too large to read safely, or a decompression bomb; split it into smaller documents."
                 )
+
+
+class PageClock:
+    """The CPU time one PDF page's text extraction may take, checked at every content
+    operator pypdf reads (form XObjects too, which a page may draw any number of times).
+
+    Usage example::
+
+        clock = PageClock("report.pdf")
+        for number, page in enumerate(reader.pages, 1):
+            clock.start(number)
+            text = page.extract_text(visitor_operand_before=clock.check)
+    """
+
+    def __init__(self, name: str, limit: float | None = None) -> None:
+        self.name = name
+        self.limit = PDF_MAX_PAGE_SECONDS if limit is None else limit
+        self.page = 0
+        self.began = 0.0
+
+    def start(self, page: int) -> None:
+        """Start the clock for page ``page`` (1-based, for the message)."""
+        self.page, self.began = page, time.thread_time()
+
+    def check(self, *_: Any) -> None:
+        """pypdf's ``visitor_operand_before``: raises once the page has taken too long.
+
+        Raises:
+            DocumentError: the page took more than the limit (CPU seconds of this thread).
+        """
+        if time.thread_time() - self.began > self.limit:
+            raise DocumentError(
+                f"{self.name}'s page {self.page} takes more than {self.limit:.0f} s to read (it draws "
+                "the same content over and over, or is built to exhaust a reader); the file was not "
+                "indexed: save its pages as a new PDF (print to PDF) and add that."
+            )
 
 
 def check_html(data: bytes, name: str) -> None:

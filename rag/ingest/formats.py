@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from rag.errors import DocumentError
-from rag.ingest.expansion import ContentBudget, check_archive, check_html, pdf_limits
+from rag.ingest.expansion import ContentBudget, PageClock, check_archive, check_html, pdf_limits
 from rag.records import PAGE_BREAK
 
 log = logging.getLogger(__name__)
@@ -411,16 +411,17 @@ def _read_pdf(data: bytes, name: str) -> str:
     from pypdf import PdfReader
     from pypdf.errors import LimitReachedError, PyPdfError
 
-    budget = ContentBudget(name)
+    budget, clock = ContentBudget(name), PageClock(name)
     pages = []
     try:
         with pdf_limits():
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted and not reader.decrypt(""):
                 raise DocumentError(f"{name} is password-protected; save an unprotected copy and add that.")
-            for page in reader.pages:
+            for number, page in enumerate(reader.pages, 1):
                 budget.spend(page)  # bounded before the page is parsed for its text
-                pages.append(page.extract_text() or "")
+                clock.start(number)  # and its parsing bounded in time, form XObjects included
+                pages.append(page.extract_text(visitor_operand_before=clock.check) or "")
             metadata = reader.metadata
             title = metadata.get("/Title") if metadata is not None else None
     except DocumentError:

@@ -17,7 +17,13 @@ from rag.errors import DocumentError
 from rag.ingest.expansion import HTML_MAX_BYTES, PDF_MAX_CONTENT, ZIP_MAX_EXPANDED
 from rag.ingest.formats import extract_text
 from rag.ingest.loading import load_paths
-from tests.documents import docx_bomb_bytes, docx_underdeclared_bytes, long_html_bytes, pdf_bomb_bytes
+from tests.documents import (
+    docx_bomb_bytes,
+    docx_underdeclared_bytes,
+    long_html_bytes,
+    pdf_bomb_bytes,
+    pdf_xobject_bytes,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,3 +103,20 @@ def test_an_archive_that_is_not_one_is_one_line():
     data = docx_bomb_bytes(1)
     with pytest.raises(DocumentError, match=r"^cut\.docx [^\n]+$"):
         extract_text(data[: len(data) // 2], "cut.docx")
+
+
+def test_a_page_built_to_exhaust_the_reader_is_refused_within_its_budget(monkeypatch):
+    """Issue 30, row 3: a 7 KB PDF whose page draws a large form 2,000 times took ~50 minutes of
+    CPU (and held the one upload slot). Each page now has a CPU budget (10 s; 1 s here)."""
+    import time
+
+    from rag.ingest import expansion
+
+    monkeypatch.setattr(expansion, "PDF_MAX_PAGE_SECONDS", 1.0)
+    data = pdf_xobject_bytes(256, 2000)
+    assert len(data) < 10_000
+    began = time.thread_time()
+    with pytest.raises(DocumentError, match=r"^bomb\.pdf's page 1 takes more than 1 s to read"):
+        extract_text(data, "bomb.pdf")
+    assert time.thread_time() - began < 30  # bounded: the whole file would take minutes
+    assert extract_text(pdf_xobject_bytes(4, 3), "small.pdf").count("work") >= 3  # a page that is fine
