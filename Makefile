@@ -116,7 +116,8 @@ bench: install bench-install
 
 # The reliability issue's load and race at full size (minutes; not part of `make test`):
 # loads during generation switches, 32 API clients, questions during a 1 MB upload, the
-# 1 GB docx bomb, killed builds. Prints the figures and writes bench/soak.json.
+# 1 GB docx bomb, issue 30's edges (rows 1, 3, 4 at full size), killed builds. Prints the figures
+# and writes bench/soak.json.
 soak: install-dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.soak $(SOAK_ARGS)
 

@@ -9,6 +9,10 @@ object and writes it to bench/soak.json:
   OpenAI-style ``/v1/chat/completions`` and Gradio's ``/answer`` (through gradio_client, and
   through Gradio's REST protocol with plain HTTP): questions/s, p50, p95.
 * ``bomb``: the server's RSS before and after a ~1 GB-when-unpacked .docx is uploaded.
+* ``edges``: issue 30's rows 1, 3 and 4 at full size against a server with a login: a .docx
+  whose zip says 1 KB of XML but inflates 1 GiB, a PDF page drawing a 2 MB form 2,000
+  times (questions asked meanwhile), and a 200 MB ``/v1`` body without credentials: RSS
+  before and after, seconds, what the server said.
 * ``generations``: generation folders left in the index folder after all of it, and after
   ``rag index`` runs killed with SIGKILL right after their switch.
 
@@ -27,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bench.common import ROOT, SEEDS, offline_env, percentile
@@ -118,14 +122,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_server(corpus: Path, index_dir: Path) -> tuple[subprocess.Popen, str]:
+def _start_server(
+    corpus: Path, index_dir: Path, login: tuple[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = _free_port()
+    env = offline_env() | ({"RAG_USERNAME": login[0], "RAG_PASSWORD": login[1]} if login else {})
     server = subprocess.Popen(
         _rag("serve", "--corpus", str(corpus), "--index", str(index_dir), "--port", str(port)),
         cwd=ROOT,
-        env=offline_env(),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -133,7 +140,7 @@ def _start_server(corpus: Path, index_dir: Path) -> tuple[subprocess.Popen, str]
     deadline = time.time() + 180
     while time.time() < deadline:
         try:
-            if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
+            if httpx.get(url + "/v1/models", timeout=2).status_code in (200, 401):
                 return server, url
         except httpx.HTTPError:
             time.sleep(0.5)
@@ -299,6 +306,77 @@ def measure_bomb(url: str, pid: int, folder: Path) -> dict:
     }
 
 
+def measure_edges(url: str, pid: int, folder: Path, login: tuple[str, str]) -> dict:
+    """Issue 30's rows 1, 3 and 4 at full size, against a server that requires ``login``:
+    an upload whose zip under-declares its XML (1 GiB inflated), a PDF page drawing a 2 MB
+    form 2,000 times (with /v1 questions asked meanwhile), and a 200 MB /v1 body sent
+    without credentials. Each: the server's RSS before and after, seconds, what it said."""
+    import threading
+
+    import httpx
+    from gradio_client import Client, handle_file
+
+    from tests.documents import docx_underdeclared_bytes, pdf_xobject_bytes
+
+    client = Client(url, auth=login, verbose=False)
+    headers = {"Authorization": f"Bearer {login[0]}:{login[1]}"}
+    figures: dict = {}
+    for row, name, data in [
+        ("row1_underdeclared_docx", "liar.docx", docx_underdeclared_bytes(1024)),
+        ("row3_xobject_pdf", "forms.pdf", pdf_xobject_bytes(2048, 2000)),
+    ]:
+        path = folder / name
+        path.write_bytes(data)
+        before, began = _rss_mib(pid), time.perf_counter()
+        answered: list[float] = []
+        done = threading.Event()
+
+        def ask(done: threading.Event = done, answered: list[float] = answered) -> None:
+            # Questions meanwhile: the upload must not stall them.
+            body = {"model": "rag", "messages": [{"role": "user", "content": QUESTIONS[0]}]}
+            while not done.is_set():
+                start = time.perf_counter()
+                reply = httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=60)
+                if reply.is_success:
+                    answered.append(time.perf_counter() - start)
+
+        asker = threading.Thread(target=ask, daemon=True)
+        asker.start()
+        status, *_ = client.predict([handle_file(str(path))], "corpus", api_name="/upload")
+        done.set()
+        asker.join(60)
+        figures[row] = {
+            "file_bytes": len(data),
+            "seconds": round(time.perf_counter() - began, 1),
+            "rss_before_mib": round(before, 1),
+            "rss_after_mib": round(_rss_mib(pid), 1),
+            "questions_meanwhile": len(answered),
+            "p95_s": round(percentile(answered, 95), 3) if answered else None,
+            "status": str(status)[:240],
+        }
+
+    def body() -> Iterator[bytes]:  # 200 MB, streamed: the client never holds it either
+        yield b'{"model": "rag", "messages": [{"role": "user", "content": "'
+        for _ in range(200):
+            yield b"x" * 1_000_000
+        yield b'"}]}'
+
+    before, began = _rss_mib(pid), time.perf_counter()
+    try:
+        refused = httpx.post(
+            url + "/v1/chat/completions", content=body(), headers={"Content-Length": "200000070"}, timeout=60
+        ).status_code
+    except httpx.HTTPError as error:  # the server answered and closed before the body was sent
+        refused = type(error).__name__
+    figures["row4_200mb_body_no_login"] = {
+        "seconds": round(time.perf_counter() - began, 1),
+        "rss_before_mib": round(before, 1),
+        "rss_after_mib": round(_rss_mib(pid), 1),
+        "status": refused,
+    }
+    return figures
+
+
 def measure_killed_builds(corpus: Path, index_dir: Path, runs: int) -> dict:
     """`rag index` killed by SIGKILL right after it switched generations, ``runs`` times."""
     left = []
@@ -332,9 +410,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--processes", type=int, default=8, help="new `rag ask` processes during the switching"
     )
-    parser.add_argument("--only", choices=["loads", "api", "upload", "bomb", "kills"], action="append")
+    parts_known = ["loads", "api", "upload", "bomb", "edges", "kills"]
+    parser.add_argument("--only", choices=parts_known, action="append")
     args = parser.parse_args(argv)
-    parts = set(args.only or ["loads", "api", "upload", "bomb", "kills"])
+    parts = set(args.only or parts_known)
     work = Path(tempfile.mkdtemp(prefix="rag-soak-"))
     corpus, index_dir = work / "corpus", work / "index"
     shutil.copytree(SEEDS, corpus)
@@ -354,6 +433,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     figures["during_upload"] = measure_during_upload(url, work)
                 if "bomb" in parts:
                     figures["bomb"] = measure_bomb(url, server.pid, work)
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+        if "edges" in parts:
+            login = ("soak", "s0ak-password")
+            server, url = _start_server(corpus, index_dir, login)
+            try:
+                figures["edges"] = measure_edges(url, server.pid, work, login)
             finally:
                 server.terminate()
                 server.wait(timeout=60)

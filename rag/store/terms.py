@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from rag.ingest.lexical import tokenize
 from rag.store.generations import TERM_CHUNKS, TERM_IDS, TERM_SEGMENTS, TERM_VOCAB, TERMS
-from rag.store.vectors import memory_map
+from rag.store.vectors import MappedFile, memory_map
 
 if TYPE_CHECKING:
     from rag.records import Chunk
@@ -82,6 +82,14 @@ class StoredTerms(ChunkTerms):
         self._ids = memory_map(generation / TERM_IDS)
         self._segments = memory_map(generation / TERM_SEGMENTS)
         self._firsts = memory_map(generation / TERM_CHUNKS)
+        self.mapped = [
+            MappedFile.of(generation / name, array)
+            for name, array in (
+                (TERM_IDS, self._ids),
+                (TERM_SEGMENTS, self._segments),
+                (TERM_CHUNKS, self._firsts),
+            )
+        ]
         if not (
             len(self._firsts) == chunks + 1
             and len(self._segments) == int(self._firsts[-1]) + 1

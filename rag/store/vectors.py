@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,34 @@ def build_faiss(vectors: np.ndarray, kind: str | None = None) -> tuple[Any, str]
         index.add(np.ascontiguousarray(vectors[start : start + 65_536]))
     index.nprobe = IVF_NPROBE
     return index, kind
+
+
+@dataclass(frozen=True)
+class MappedFile:
+    """A file :func:`memory_map` mapped, with its size then. A mapped file that shrinks (a
+    live index file truncated under a running server) would end the process with SIGBUS on
+    the next read past its new end; :meth:`shrunk` lets a reader refuse first."""
+
+    path: Path
+    handle: Any  # the mmap.mmap under the array: its size() is the file's size now (fstat)
+    size: int
+
+    @classmethod
+    def of(cls, path: Path, array: np.ndarray) -> MappedFile | None:
+        """The file under ``array`` (from :func:`memory_map`); None for an array in memory."""
+        import mmap
+
+        base: Any = array
+        while base is not None and not isinstance(base, mmap.mmap):
+            base = getattr(base, "_mmap", None) or getattr(base, "base", None)
+        return None if base is None else cls(path, base, base.size())
+
+    def shrunk(self) -> bool:
+        """True when the file is now shorter than when it was mapped (or cannot be asked)."""
+        try:
+            return bool(self.handle.size() < self.size)
+        except (OSError, ValueError):  # closed, or the file is gone in a way fstat reports
+            return True
 
 
 def memory_map(path: Path) -> np.ndarray:

@@ -261,3 +261,55 @@ def test_an_index_without_stored_words_stems_them_on_first_use(fake_index_copy, 
     index = load_index(fake_index_copy)
     assert isinstance(index.terms, StemmedOnUse)
     assert Engine.open(index, fake_embedder).ask("What is Mistral Medium?") == before
+
+
+TRUNCATE = """
+import sys
+from pathlib import Path
+from rag.embedding.embedders import HashEmbedder
+from rag.engine import Engine
+from rag.errors import IndexCorruptError
+from rag.indexing.build import build_index
+from rag.ingest.loading import load_paths
+from rag.store import load_index
+
+corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
+build_index(load_paths([corpus]), index, embedder=HashEmbedder())
+engine = Engine.open(load_index(index), HashEmbedder())
+print("before:", engine.ask("How many jars of jam did Orion Foods sell?").citations[0].source)
+for name in sys.argv[3:]:
+    path = next(index.glob("gen-*/" + name))
+    with path.open("r+b") as file:  # a live file cut short under the running engine
+        file.truncate(200)
+    try:
+        engine.ask("How many jars of jam did Orion Foods sell?")
+        print("answered")
+    except IndexCorruptError as error:
+        print("refused:", error)
+"""
+
+
+@pytest.mark.parametrize("name", ["chunk_vectors.npy", "sentence_vectors.npy", "terms/ids.npy"])
+def test_a_live_file_cut_short_fails_the_question_not_the_process(tmp_path, name):
+    """Issue 30, row 10: a live vector file truncated under a running server killed it (SIGBUS)."""
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for number in range(40):  # enough rows that the cut falls inside the mapped pages
+        (corpus / f"note{number}.md").write_text(
+            f"# Note {number}\\n\\nOrion Foods sold {number} million jars of jam in year {2000 + number}.\\n",
+            encoding="utf-8",
+        )
+    run = subprocess.run(
+        [sys.executable, "-c", TRUNCATE, str(corpus), str(tmp_path / "index"), name],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])  # -7 was SIGBUS
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("before: note")
+    assert lines[1].startswith("refused: ") and name.split("/")[-1] in lines[1] and "rag index" in lines[1]
+    assert "cut short" in run.stderr  # and one log line
