@@ -68,8 +68,9 @@ def html_bytes(title: str, paragraphs: list[str]) -> bytes:
     ).encode()
 
 
-def docx_bomb_bytes(expanded_mib: int) -> bytes:
-    """A valid .docx whose document.xml unpacks to ``expanded_mib`` MiB (~1/270 of it zipped)."""
+def docx_bomb_bytes(expanded_mib: int, *, zip64: bool = True) -> bytes:
+    """A valid .docx whose document.xml unpacks to ``expanded_mib`` MiB (~1/270 of it zipped);
+    ``zip64=False`` keeps 32-bit size fields (below 2 GiB), which a test may rewrite."""
     import zipfile
 
     base = docx_bytes("Bomb", ["seed"])
@@ -84,7 +85,7 @@ def docx_bomb_bytes(expanded_mib: int) -> bytes:
                 target.writestr(item, source.read(item.filename))
                 continue
             head, tail = source.read(item.filename).decode().split("<w:body>")
-            with target.open("word/document.xml", "w", force_zip64=True) as handle:
+            with target.open("word/document.xml", "w", force_zip64=zip64) as handle:
                 handle.write((head + "<w:body>").encode())
                 for _ in range(expanded_mib * 1024 * 1024 // len(paragraph)):
                     handle.write(paragraph.encode())
@@ -98,7 +99,7 @@ def docx_underdeclared_bytes(expanded_mib: int, declared: int = 1024) -> bytes:
     import struct
     import zipfile
 
-    data = bytearray(docx_bomb_bytes_32(expanded_mib))
+    data = bytearray(docx_bomb_bytes(expanded_mib, zip64=False))
     position = data.find(b"PK\x01\x02")
     while position >= 0:  # every central directory entry; patch document.xml's size field
         name_length = struct.unpack_from("<H", data, position + 28)[0]
@@ -110,27 +111,19 @@ def docx_underdeclared_bytes(expanded_mib: int, declared: int = 1024) -> bytes:
     return bytes(data)
 
 
-def docx_bomb_bytes_32(expanded_mib: int) -> bytes:
-    """As :func:`docx_bomb_bytes`, with 32-bit size fields (below 2 GiB: no zip64 record)."""
-    import zipfile
-
-    base = docx_bytes("Bomb", ["seed"])
-    paragraph = "<w:p><w:r><w:t>All work and no play makes Jack a dull boy.</w:t></w:r></w:p>" * 1000
+def _pdf(objects: list[bytes]) -> bytes:
+    """A PDF file of ``objects`` (numbered from 1, the catalog first), with its xref table."""
     out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(base)) as source,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as target,
-    ):
-        for item in source.infolist():
-            if item.filename != "word/document.xml":
-                target.writestr(item, source.read(item.filename))
-                continue
-            head, tail = source.read(item.filename).decode().split("<w:body>")
-            with target.open("word/document.xml", "w") as handle:
-                handle.write((head + "<w:body>").encode())
-                for _ in range(expanded_mib * 1024 * 1024 // len(paragraph)):
-                    handle.write(paragraph.encode())
-                handle.write(tail.encode())
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
     return out.getvalue()
 
 
@@ -155,18 +148,7 @@ def pdf_bomb_bytes(pages: int, mib_per_page: float) -> bytes:
         objects.append(
             f"<< /Length {len(stream)} /Filter /FlateDecode >>\nstream\n".encode() + stream + b"\nendstream"
         )
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+    return _pdf(objects)
 
 
 def pdf_xobject_bytes(form_kib: int, calls: int) -> bytes:
@@ -190,18 +172,7 @@ def pdf_xobject_bytes(form_kib: int, calls: int) -> bytes:
         + form
         + b"\nendstream",
     ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
+    return _pdf(objects)
 
 
 def long_html_bytes(mib: float) -> bytes:
