@@ -355,16 +355,19 @@ def measure_edges(url: str, pid: int, folder: Path, login: tuple[str, str]) -> d
             "status": str(status)[:240],
         }
 
+    head, tail = b'{"model": "rag", "messages": [{"role": "user", "content": "', b'"}]}'
+
     def body() -> Iterator[bytes]:  # 200 MB, streamed: the client never holds it either
-        yield b'{"model": "rag", "messages": [{"role": "user", "content": "'
+        yield head
         for _ in range(200):
             yield b"x" * 1_000_000
-        yield b'"}]}'
+        yield tail
 
     before, began = _rss_mib(pid), time.perf_counter()
+    length = str(len(head) + 200 * 1_000_000 + len(tail))
     try:
         refused = httpx.post(
-            url + "/v1/chat/completions", content=body(), headers={"Content-Length": "200000070"}, timeout=60
+            url + "/v1/chat/completions", content=body(), headers={"Content-Length": length}, timeout=60
         ).status_code
     except httpx.HTTPError as error:  # the server answered and closed before the body was sent
         refused = type(error).__name__
