@@ -195,7 +195,7 @@ def get_engine(index: Path | str | None = None, corpus: Path | str | None = None
             if engine is None or _corpus_states.get(key) != state:
                 engine = _sync(index_dir, corpus_dir, engine)
                 _corpus_states[key] = state
-        if engine is not None and engine.index.outdated():  # a replica's upload on a shared store
+        if engine is not None and engine.index.outdated():  # a newer build is live (any process)
             engine = Engine.open(load_index(index_dir), engine.embedder)
         if engine is None:
             engine = Engine.open(load_index(index_dir))

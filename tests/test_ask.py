@@ -242,3 +242,26 @@ def test_one_payload_for_every_client_with_exact_sentence_offsets(engine, seeds_
         original = (seeds_dir / data["source"]).read_text(encoding="utf-8")
         assert original[data["start"] : data["end"]] == data["sentence"] == citation.sentence
         assert original[data["passage_start"] : data["passage_end"]] == data["passage"]
+
+
+def test_a_cached_engine_follows_a_build_made_elsewhere(tmp_path, monkeypatch):
+    """A build that did not go through this process's engine cache (`rag index` beside a
+    running server) is answered from on the next question: the live generation is compared."""
+    from rag.engine import clear_engines, get_engine
+    from rag.indexing.build import build_index
+    from rag.ingest.loading import load_paths
+
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "ports.md").write_text("# Ports\n\nThe harbour of Kotka handled 9 million tonnes.\n")
+    try:
+        build_index(load_paths([corpus]), index)
+        first = get_engine(index)
+        assert get_engine(index) is first  # nothing changed: the same engine
+        (corpus / "rail.md").write_text("# Rail\n\nThe Kouvola rail yard moved 2 million wagons.\n")
+        build_index(load_paths([corpus]), index)  # as another process would: no cache cleared
+        second = get_engine(index)
+        assert second is not first and {c.source for c in second.index.chunks} == {"ports.md", "rail.md"}
+    finally:
+        clear_engines(index)

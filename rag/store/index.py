@@ -24,6 +24,7 @@ from rag.store.generations import (
     Manifest,
     collect_garbage,
     damaged_files,
+    live_name,
     read_live,
     read_manifest,
     rebuild_hint,
@@ -142,9 +143,11 @@ class Index:
         one round trip where the store is remote; a no-op here (in memory or memory-mapped)."""
 
     def outdated(self) -> bool:
-        """True when another process made a newer build live and this one should be reloaded
-        (a shared remote store; a folder's users reload through rag.engine.clear_engines)."""
-        return False
+        """True when a newer build is live in this index's folder and this one should be
+        reloaded: one small file read (``CURRENT``). A build by another process (`rag index`
+        beside a running server) is seen on the next question, and so is one by this process
+        in the moment before it drops its cached engines."""
+        return live_name(self.path.parent) not in (None, self.path.name)
 
     def in_memory(self) -> Index:
         """This index with every record and vector readable without a round trip (what a
