@@ -9,10 +9,11 @@ object and writes it to bench/soak.json:
   OpenAI-style ``/v1/chat/completions`` and Gradio's ``/answer`` (through gradio_client, and
   through Gradio's REST protocol with plain HTTP): questions/s, p50, p95.
 * ``bomb``: the server's RSS before and after a ~1 GB-when-unpacked .docx is uploaded.
-* ``edges``: issue 30's rows 1, 3 and 4 at full size against a server with a login: a .docx
+* ``edges``: issue 30's rows 1, 3, 4 and 5 at full size against a server with a login: a .docx
   whose zip says 1 KB of XML but inflates 1 GiB, a PDF page drawing a 2 MB form 2,000
-  times (questions asked meanwhile), and a 200 MB ``/v1`` body without credentials: RSS
-  before and after, seconds, what the server said.
+  times (questions asked meanwhile), a 200 MB ``/v1`` body without credentials (RSS before
+  and after, seconds, what the server said), and 300 half-sent request heads held against a
+  server limited to 256 descriptors (the page and questions meanwhile; when all were closed).
 * ``generations``: generation folders left in the index folder after all of it, and after
   ``rag index`` runs killed with SIGKILL right after their switch.
 
@@ -123,9 +124,15 @@ def _free_port() -> int:
 
 
 def _start_server(
-    corpus: Path, index_dir: Path, login: tuple[str, str] | None = None
+    corpus: Path, index_dir: Path, login: tuple[str, str] | None = None, max_files: int | None = None
 ) -> tuple[subprocess.Popen, str]:
     import httpx
+
+    def limit_files() -> None:  # in the child, before rag starts: as on a host with ulimit -n 256
+        if max_files is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_files, max_files))
 
     port = _free_port()
     env = offline_env() | ({"RAG_USERNAME": login[0], "RAG_PASSWORD": login[1]} if login else {})
@@ -135,6 +142,7 @@ def _start_server(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=limit_files if max_files is not None else None,  # noqa: PLW1509 - no threads yet
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
@@ -377,7 +385,85 @@ def measure_edges(url: str, pid: int, folder: Path, login: tuple[str, str]) -> d
         "rss_after_mib": round(_rss_mib(pid), 1),
         "status": refused,
     }
+    figures["row5_300_half_sent_requests"] = measure_half_sent(url, headers, 300)
     return figures
+
+
+def measure_half_sent(url: str, headers: dict[str, str], held: int) -> dict:
+    """``held`` connections that send half a request head and stop (the server has 256
+    descriptors): the page and /v1 questions meanwhile, and how long until the server has
+    closed every one of them (rag.serve.timeouts)."""
+    import selectors
+    import socket
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    address = urlsplit(url)
+    sockets = []
+    for _ in range(held):
+        client = socket.create_connection((address.hostname, address.port), timeout=10)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        sockets.append(client)
+    began = time.perf_counter()
+    closed_at: list[float] = []  # seconds since held, when the server closed each
+    replies_408 = 0
+
+    def watch() -> None:  # reads every held socket until the server closes it (or 120 s pass)
+        nonlocal replies_408
+        selector = selectors.DefaultSelector()
+        for client in sockets:
+            client.setblocking(False)
+            selector.register(client, selectors.EVENT_READ)
+        while selector.get_map() and time.perf_counter() - began < 120:
+            for key, _ in selector.select(timeout=1):
+                data = b""
+                try:
+                    while chunk := key.fileobj.recv(4096):
+                        data += chunk
+                except BlockingIOError:
+                    if not data:
+                        continue
+                replies_408 += data.startswith(b"HTTP/1.1 408")
+                closed_at.append(time.perf_counter() - began)
+                selector.unregister(key.fileobj)
+                key.fileobj.close()
+        for key in list(selector.get_map().values()):
+            key.fileobj.close()
+
+    import threading
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    body = {"model": "rag", "messages": [{"role": "user", "content": QUESTIONS[0]}]}
+    # Questions and the page for 60 s: while the heads are held, and after the server cut them.
+    outcomes: list[tuple[float, bool, float]] = []  # (seconds since held, answered, latency)
+    pages: list[tuple[float, object]] = []
+    while time.perf_counter() - began < 60:
+        start = time.perf_counter()
+        try:
+            ok = httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=30).is_success
+        except httpx.HTTPError:
+            ok = False
+        outcomes.append((start - began, ok, time.perf_counter() - start))
+        if len(outcomes) % 20 == 1:
+            try:
+                pages.append((start - began, httpx.get(url + "/", timeout=30).status_code))
+            except httpx.HTTPError as error:
+                pages.append((start - began, type(error).__name__))
+    watcher.join(130)
+    return {
+        "held": held,
+        "closed_by_server": len(closed_at),
+        "answered_408": replies_408,
+        "all_closed_after_s": round(max(closed_at), 1) if len(closed_at) == held else None,
+        "page_statuses": [status for _, status in pages],
+        "questions_in_first_20_s": sum(1 for t, _, _ in outcomes if t < 20),
+        "failed_in_first_20_s": sum(1 for t, ok, _ in outcomes if t < 20 and not ok),
+        "questions_after_20_s": sum(1 for t, _, _ in outcomes if t >= 20),
+        "failed_after_20_s": sum(1 for t, ok, _ in outcomes if t >= 20 and not ok),
+        "p95_s": round(percentile([dt for _, ok, dt in outcomes if ok], 95), 3) if outcomes else None,
+    }
 
 
 def measure_killed_builds(corpus: Path, index_dir: Path, runs: int) -> dict:
@@ -441,7 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server.wait(timeout=60)
         if "edges" in parts:
             login = ("soak", "s0ak-password")
-            server, url = _start_server(corpus, index_dir, login)
+            server, url = _start_server(corpus, index_dir, login, max_files=256)
             try:
                 figures["edges"] = measure_edges(url, server.pid, work, login)
             finally:

@@ -144,6 +144,10 @@ def run(
     libraries.engine(None)  # load the model and index before the first request
     server = build_server(libraries)
     login = login_from_env()
+    if http:
+        from rag.serve.timeouts import install
+
+        install()  # read timeouts on half-sent requests (rag.serve.timeouts)
     if http and login:
         import uvicorn
 

@@ -103,7 +103,9 @@ def serve(
     login is required when $RAG_USERNAME and $RAG_PASSWORD are set.
     """
     from rag.serve.login import LoginGuard
+    from rag.serve.timeouts import install
 
+    install()  # read timeouts on half-sent requests (rag.serve.timeouts)
     login = login_from_env()
     guard = LoginGuard(login) if login else None  # one lockout count for the UI and /v1
     # Gradio refuses far larger uploads itself; a bit over the limit gets rag's own message.
