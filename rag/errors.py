@@ -61,6 +61,11 @@ class StoreError(RagError):
     the request, or is held by another process."""
 
 
+class StoreDamagedError(StoreError):
+    """A Milvus Lite store's files are damaged (truncated or overwritten): it cannot be opened.
+    ``rag index`` sets the damaged copy aside and rebuilds."""
+
+
 class UnsupportedModelError(RagError):
     """An embedding model is not of the shape rag exports to ONNX (a BERT-style transformer,
     mean or CLS pooling); the torch model is used instead."""

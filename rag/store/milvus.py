@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,11 +37,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import ConfigError, IndexCorruptError, IndexNotFoundError, StoreError, UnsupportedFormatError
+from rag.errors import (
+    ConfigError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    StoreDamagedError,
+    StoreError,
+    UnsupportedFormatError,
+)
 from rag.store.base import IndexContents, IntegrityReport
 from rag.store.generations import FORMAT_VERSION, LOAD_ATTEMPTS, IndexSummary, Manifest
 from rag.store.index import Index
 from rag.store.milvus_index import FETCH_ROWS, MilvusIndex, term_key
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,9 +107,27 @@ def _clear_errors(address: Address, doing: str) -> Iterator[None]:
     try:
         yield
     except MilvusException as error:
-        raise StoreError(_explain(address, doing, str(error.message or error), _causes(error))) from None
+        message = str(error.message or error)
+        if address.lite and _DAMAGE.search(message):
+            raise StoreDamagedError(_damaged(address, message)) from None
+        raise StoreError(_explain(address, doing, message, _causes(error))) from None
     except (ConnectionError, OSError, RuntimeError) as error:  # gRPC's own, and Lite's lock
         raise StoreError(_explain(address, doing, str(error))) from None
+
+
+# What Milvus Lite says when one of its files is truncated or overwritten.
+_DAMAGE = re.compile(
+    r"parquet|magic bytes|corrupt|checksum|json|unexpected end|invalid (file|manifest)", re.I
+)
+
+
+def _damaged(address: Address, message: str) -> str:
+    """One line naming the damage and the fix (``rag index`` repairs a Lite file)."""
+    reason = message.strip().splitlines()[0][:300]
+    return (
+        f"The Milvus Lite store {address.uri} is damaged ({reason}). Rebuild it with "
+        f"`rag index --store {address.spec} PATHS…`: the damaged copy is set aside beside it."
+    )
 
 
 def _causes(error: BaseException) -> str:
@@ -181,6 +210,10 @@ class MilvusStore:
             with _clear_errors(self.address, "open"):
                 from pymilvus import MilvusClient
 
+                # pymilvus logs each failed call with its whole traceback (~50 lines) before
+                # raising; rag reports the error itself, in one line (_clear_errors).
+                logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+                logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
                 token = settings().milvus_token or ""
                 self._client_ = MilvusClient(uri=self.address.uri, token=token, timeout=TIMEOUT_S)
         return self._client_
@@ -203,9 +236,37 @@ class MilvusStore:
 
         if self.address.lite:
             Path(self.address.uri).parent.mkdir(parents=True, exist_ok=True)
-            return FileLock(f"{self.address.uri}.build-lock")
+            return self._repairing(FileLock(f"{self.address.uri}.build-lock"))
         self.index_dir.mkdir(parents=True, exist_ok=True)
         return FileLock(self.index_dir / ".milvus-build-lock")
+
+    @contextlib.contextmanager
+    def _repairing(self, lock: Any) -> Iterator[None]:
+        """Hold ``lock``; first, when the Lite store is damaged, set it aside so that the build
+        under the lock writes a new one (the damaged files are kept, renamed, for inspection)."""
+        with lock:
+            try:  # Lite opens each collection's files on first use: touch the live ones
+                generation = self.generation()
+                for part in ("chunks", "sentences") if generation else ():
+                    self.call("open", "has_collection", self.collection(generation, part))
+            except StoreDamagedError as error:
+                self._set_aside(str(error))
+            yield
+
+    def _set_aside(self, why: str) -> None:
+        from milvus_lite.server_manager import server_manager_instance
+
+        if self._client_ is not None:
+            with contextlib.suppress(Exception):
+                self._client_.close()
+            self._client_ = None
+        self._meta_loaded = False
+        server_manager_instance.release_server(self.address.uri)  # its in-process engine
+        damaged = Path(self.address.uri)
+        kept = damaged.with_name(f"{damaged.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        if damaged.exists():
+            damaged.rename(kept)
+        log.warning("%s Set aside as %s; rebuilding.", why.split(". Rebuild")[0], kept)
 
     def load(self) -> Index:  # noqa: D102
         for attempt in range(LOAD_ATTEMPTS):
@@ -242,8 +303,18 @@ class MilvusStore:
         return damaged
 
     def check(self) -> IntegrityReport:
-        """Each collection of the live generation against the row counts its manifest records."""
-        manifest = self.load().manifest  # raises when nothing was built, or it cannot be read
+        """Each collection of the live generation against the row counts its manifest records
+        (a Lite store whose files cannot be opened at all is reported as damaged whole)."""
+        try:
+            manifest = self.load().manifest  # raises when nothing was built, or it cannot be read
+        except StoreDamagedError:
+            return IntegrityReport(
+                self.label,
+                1,
+                [self.address.uri],
+                "files can be opened",
+                f"`rag index --store {self.label} PATHS…`",
+            )
         return IntegrityReport(
             self.label,
             2,

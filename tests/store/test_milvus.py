@@ -334,3 +334,43 @@ def test_a_replica_answers_from_a_build_another_process_made(lite, tmp_path, mon
     assert after is not before and "harbour.md" in after.index.manifest.files
     assert after.ask("How much cargo did the harbour of Kotka handle?").citations[0].source == "harbour.md"
     clear_engines()
+
+
+@pytest.mark.parametrize("damage", ["truncated data file", "scribbled schema"])
+def test_a_damaged_lite_file_is_one_line_reported_by_check_and_repaired_by_a_build(
+    lite, tmp_path, fake_embedder, capfd, damage
+):
+    from milvus_lite.server_manager import server_manager_instance
+
+    from rag.api import check_index
+    from rag.errors import StoreDamagedError
+
+    db = Path(lite.split(":", 1)[1])
+    build_index(load_paths([SEEDS]), tmp_path / "index", embedder=fake_embedder)
+    clear_engines()
+    server_manager_instance.release_server(str(db))  # as a fresh process finds the files
+    if damage == "truncated data file":
+        parquet = next(db.glob("collections/*_chunks/partitions/_default/data/*.parquet"))
+        with open(parquet, "r+b") as handle:
+            handle.truncate(1000)
+    else:
+        (db / "collections" / META / "schema.json").write_text("{scribbled", encoding="utf-8")
+    capfd.readouterr()
+    with pytest.raises(StoreDamagedError) as raised:
+        load_index(tmp_path / "index")
+    message = str(raised.value)
+    assert "\n" not in message and "damaged" in message and f"rag index --store {lite}" in message
+    assert "Traceback" not in capfd.readouterr().err  # pymilvus's own traceback is not printed
+    server_manager_instance.release_server(str(db))  # Lite admits one process: the next is the CLI
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "rag"), "index", "--check", "--index", str(tmp_path / "index")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RAG_STORE": lite},
+        timeout=300,
+    )
+    assert done.returncode == 1 and "is damaged" in done.stdout and "Traceback" not in done.stderr
+    server_manager_instance.release_server(str(db))
+    build_index(load_paths([SEEDS]), tmp_path / "index", embedder=fake_embedder)
+    assert check_index(tmp_path / "index") == (2, [])
+    assert len(list(tmp_path.glob("rag.db.damaged-*"))) == 1  # kept, renamed, for inspection
