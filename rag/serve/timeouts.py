@@ -36,14 +36,17 @@ class TimedH11Protocol(H11Protocol):
     _read_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """As uvicorn's, then the timer: the request head is awaited."""
         super().connection_made(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        """As uvicorn's, then the timer again while more of the request is awaited."""
         super().data_received(data)
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """No timer outlives its connection."""
         self._disarm()
         super().connection_lost(exc)
 

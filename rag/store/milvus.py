@@ -247,8 +247,9 @@ class MilvusStore:
         with lock:
             try:  # Lite opens each collection's files on first use: touch the live ones
                 generation = self.generation()
-                for part in ("chunks", "sentences") if generation else ():
-                    self.call("open", "has_collection", self.collection(generation, part))
+                if generation is not None:
+                    for part in ("chunks", "sentences"):
+                        self.call("open", "has_collection", self.collection(generation, part))
             except StoreDamagedError as error:
                 self._set_aside(str(error))
             yield
