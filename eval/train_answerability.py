@@ -4,7 +4,8 @@ Protocol: features are read on the **dev halves** only (the first half of each q
 file; rag eval reports on the second half):
 
 * SQuAD v2.0 dev (../shared/benchmarks/squad-dev/qa_v2.0.jsonl): answerable questions and
-  adversarial unanswerable ones written against the same Wikipedia paragraphs;
+  adversarial unanswerable ones written against the same Wikipedia paragraphs, minus the
+  half of the paragraphs the reader's second stage trained on (eval/train_reader.py);
 * COVID-QA dev: long scientific papers, every question answerable (another corpus, another
   question style, another cosine scale);
 * the seeds eval/qa.jsonl dev half: news pages, with near-miss unanswerable questions.
@@ -35,9 +36,13 @@ from rag.indexing.build import build_index
 from rag.ingest.loading import load_jsonl, load_paths
 from rag.store import load_index
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_reader import stage2_paragraph  # noqa: E402  (the reader's stage-2 half of the dev paragraphs)
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
 SEED = 0
+VETO_QUANTILE = 0.01  # the reader's margin below which it vetoes answering (see fit)
 
 
 def features_of(engine: Engine, examples: list[Example], k: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +70,13 @@ def datasets(index_root: Path, seeds_index: Path) -> dict[str, tuple[Engine, lis
     return {
         "squad-v2": (
             squad,
-            split_examples(load_benchmark_examples(BENCHMARKS / "squad-dev", "qa_v2.0.jsonl"), "dev"),
+            [
+                e
+                for e in split_examples(
+                    load_benchmark_examples(BENCHMARKS / "squad-dev", "qa_v2.0.jsonl"), "dev"
+                )
+                if not any(stage2_paragraph(p) for p in e.sources)  # the reader trained on those
+            ],
         ),
         "covidqa": (covid, split_examples(load_benchmark_examples(BENCHMARKS / "covidqa-200423"), "dev")),
         "seeds": (
@@ -76,7 +87,10 @@ def datasets(index_root: Path, seeds_index: Path) -> dict[str, tuple[Engine, lis
 
 
 def fit(rows: dict[str, tuple[np.ndarray, np.ndarray]], max_false: float, c: float) -> AnswerabilityModel:
-    """Logistic regression on the pooled sets, each weighted to count equally."""
+    """Logistic regression on the pooled sets, each weighted to count equally; the reader veto
+    at the 1st percentile of the answerable questions' reader margins (lowest over the sets);
+    the threshold then the highest keeping false abstention (veto included) <= max_false in
+    every set."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.concatenate([r for r, _ in rows.values()])
@@ -86,16 +100,19 @@ def fit(rows: dict[str, tuple[np.ndarray, np.ndarray]], max_false: float, c: flo
     scale = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
     model = LogisticRegression(C=c, max_iter=5000, random_state=SEED)
     model.fit((x - mean) / scale, y, sample_weight=weight)
+    margin = FEATURES.index("reader_margin")
+    veto = min(float(np.quantile(x_set[y_set == 1][:, margin], VETO_QUANTILE)) for x_set, y_set in rows.values())
     fitted = AnswerabilityModel(
-        tuple(mean), tuple(scale), tuple(model.coef_[0]), float(model.intercept_[0]), 0.0, {}
+        tuple(mean), tuple(scale), tuple(model.coef_[0]), float(model.intercept_[0]), 0.0, {}, veto
     )
-    # The highest threshold keeping false abstention <= max_false in every set.
     threshold = 1.0
     for x_set, y_set in rows.values():
-        p = np.sort([fitted.probability(row) for row, label in zip(x_set, y_set, strict=True) if label])
-        allowed = int(np.floor(max_false * len(p)))  # answerable questions it may refuse
-        threshold = min(threshold, float(p[allowed]) if allowed < len(p) else 0.0)
-    return AnswerabilityModel(fitted.mean, fitted.scale, fitted.weights, fitted.intercept, threshold, {})
+        answerable = x_set[y_set == 1]
+        kept = [row for row in answerable if not fitted.vetoed(row)]
+        p = np.sort([fitted.probability(row) for row in kept])
+        allowed = int(np.floor(max_false * len(answerable))) - (len(answerable) - len(kept))
+        threshold = min(threshold, float(p[allowed]) if 0 <= allowed < len(p) else 0.0)
+    return AnswerabilityModel(fitted.mean, fitted.scale, fitted.weights, fitted.intercept, threshold, {}, veto)
 
 
 def report(
@@ -107,7 +124,7 @@ def report(
     figures = {}
     for name, (x, y) in rows.items():
         p = np.array([model.probability(row) for row in x])
-        answered = p >= model.threshold
+        answered = (p >= model.threshold) & np.array([not model.vetoed(row) for row in x])
         entry = {"questions": int(len(y)), "false_abstention": round(float(np.mean(~answered[y == 1])), 4)}
         if (y == 0).any():
             entry["abstention"] = round(float(np.mean(~answered[y == 0])), 4)
@@ -156,9 +173,11 @@ def main() -> None:
         "c": args.c,
         "script": "eval/train_answerability.py",
     }
-    model = AnswerabilityModel(model.mean, model.scale, model.weights, model.intercept, model.threshold, info)
+    model = AnswerabilityModel(
+        model.mean, model.scale, model.weights, model.intercept, model.threshold, info, model.reader_veto
+    )
     args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
-    print(f"threshold {model.threshold:.4f}; weights:")
+    print(f"threshold {model.threshold:.4f}; reader veto {model.reader_veto:.3f}; weights:")
     for name, weight in sorted(zip(FEATURES, model.weights, strict=True), key=lambda p: -abs(p[1])):
         print(f"  {name:18s} {weight:+.3f}")
     for name, entry in figures.items():

@@ -15,7 +15,8 @@ Data (read-only, never copied into the repo):
   ``../shared/benchmarks/squad-dev/qa_v2.0.jsonl``, gold paragraph given. The second half is the
   test half: this script never parses it.
 * ``--stage2``: fine-tune further on the original questions of the first half, minus every
-  paragraph of the 800 measured questions.
+  paragraph of the 800 measured questions, of the half of the paragraphs ``stage2_paragraph``
+  picks (the other half is left for refitting the answerability model on unseen questions).
 
 Regimes: ``full`` (every weight but the embeddings) or ``lora`` (rank-r adapters on the
 attention and feed-forward linears; LayerNorms and heads trainable). Checkpoints (trainable
@@ -59,7 +60,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 TRAIN_FILE = SHARED / "train" / "squad" / "squad2_train_bt_labeled.jsonl.gz"
 DEV_DIR = SHARED / "benchmarks" / "squad-dev"
-READER_DIR = ROOT / "index" / "reader"
+# Feature caches and the curve of every run (READER_WORK moves them, e.g. for the tests).
+READER_DIR = Path(os.environ.get("READER_WORK") or ROOT / "index" / "reader")
 CURVE_FILE = READER_DIR / "curve.jsonl"
 FORMAT = "rag-reader/1"
 SEED = 0
@@ -91,6 +93,12 @@ class Config:
     eval_every: int = 4000
     seed: int = SEED
     tiny: bool = False
+    # A schedule shortened on resume (``--resume --max-examples N``): steps before
+    # ``shortened_at_step`` decayed over ``first_max_examples``; a rerun with this config replays it.
+    shortened_at_step: int = 0
+    first_max_examples: int = 0
+    # Where the run ends (0: at max_examples): a run ended before its schedule's end, on purpose.
+    end_examples: int = 0
 
 
 # ---------------------------------------------------------------- model
@@ -223,11 +231,13 @@ def require_shared() -> None:
         sys.exit(f"Skipped: training/measuring data not found under {SHARED} (../shared is absent).")
 
 
-def load_train() -> list[Example]:
-    """SQuAD 2.0 train, round-trip questions for both classes."""
-    examples = []
+def load_train(limit: int | None = None) -> list[Example]:
+    """SQuAD 2.0 train, round-trip questions for both classes (the first ``limit`` of them)."""
+    examples: list[Example] = []
     with gzip.open(TRAIN_FILE, "rt", encoding="utf-8") as handle:
         for line in handle:
+            if limit is not None and len(examples) >= limit:
+                break
             row = json.loads(line)
             answers = row["answers"]
             start = None if row["is_impossible"] else answers[0]["answer_start"]
@@ -279,6 +289,13 @@ def split_dev(examples: list[Example], size: int, seed: int) -> tuple[list[Examp
         sample.extend(by_paragraph[pid])
     rest = [e for e in examples if e.paragraph not in held]
     return sample[:size], rest
+
+
+def stage2_paragraph(paragraph_id: str) -> bool:
+    """True for the dev-half paragraphs stage 2 trains on (a fixed hash: half of them)."""
+    import hashlib
+
+    return int(hashlib.sha256(paragraph_id.encode()).hexdigest(), 16) % 2 == 0
 
 
 def featurize(tokenizer: Any, examples: list[Example], seq_len: int, stride: int) -> dict[str, Any]:
@@ -538,12 +555,19 @@ def make_optimizer(model: Reader, config: Config, total_steps: int) -> tuple[tor
             {"params": groups["head"], "lr": config.head_lr, "weight_decay": 0.0},
         ]
     )
-    warmup = max(1, int(config.warmup * total_steps))
 
-    def factor(step: int) -> float:
+    def linear(step: int, total: int) -> float:
+        warmup = max(1, int(config.warmup * total))
         if step < warmup:
             return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    first_total = math.ceil(config.first_max_examples / config.batch_size)
+
+    def factor(step: int) -> float:
+        if step < config.shortened_at_step:
+            return linear(step, first_total)
+        return linear(step, total_steps)
 
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
@@ -591,7 +615,15 @@ def _request_stop(signum: int, frame: Any) -> None:
     _stop_requested = True
 
 
-def train(config: Config, out: Path, resume: bool, stop_at: datetime | None, ckpt_every: float) -> None:
+def train(
+    config: Config,
+    out: Path,
+    resume: bool,
+    stop_at: datetime | None,
+    ckpt_every: float,
+    new_max_examples: int | None = None,
+    end_examples: int | None = None,
+) -> None:
     """Train (or resume) the run in ``out``; checkpoint, measure along the way, export at the end."""
     out.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out / "checkpoint.pt"
@@ -601,14 +633,27 @@ def train(config: Config, out: Path, resume: bool, stop_at: datetime | None, ckp
             sys.exit(f"--resume: no checkpoint at {checkpoint_path}")
         state = torch.load(checkpoint_path, weights_only=False)
         config = Config(**state["config"])
+        if new_max_examples and new_max_examples != config.max_examples:
+            if config.shortened_at_step:
+                sys.exit("the schedule was changed once already; start a new run instead")
+            log(out, f"schedule changed at {state['examples']}: {config.max_examples} -> {new_max_examples}")
+            config.shortened_at_step, config.first_max_examples = state["step"], config.max_examples
+            config.max_examples = new_max_examples
+            (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+        if end_examples:
+            config.end_examples = end_examples
+            log(out, f"the run ends at {end_examples} examples")
+            (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
         log(out, f"resuming at {state['examples']} of {config.max_examples} examples")
     tokenizer = load_tokenizer()
     dev_all = load_dev_half()
     dev, rest = split_dev(dev_all, config.dev_size, config.seed)
     if config.stage2:
-        train_examples = rest
+        # Half of the paragraphs only: the other half stays unseen for refitting the
+        # answerability model on the reader's scores (eval/train_answerability.py).
+        train_examples = [e for e in rest if stage2_paragraph(e.paragraph)]
     else:
-        train_examples = load_train()
+        train_examples = load_train(64 if config.tiny else None)
     if config.tiny:
         train_examples = train_examples[:64]
     train_name = ("stage2" if config.stage2 else "train_bt") + ("-tiny" if config.tiny else "")
@@ -669,6 +714,7 @@ def train(config: Config, out: Path, resume: bool, stop_at: datetime | None, ckp
             **figures,
         }
         curve.append(record)
+        CURVE_FILE.parent.mkdir(parents=True, exist_ok=True)
         with open(CURVE_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
         head = record.get("head", {})
@@ -686,7 +732,10 @@ def train(config: Config, out: Path, resume: bool, stop_at: datetime | None, ckp
     eval_every = config.eval_every
     last_ckpt = time.monotonic()
     model.train()
-    while step < total_steps:
+    last_step = total_steps
+    if config.end_examples:
+        last_step = min(total_steps, math.ceil(config.end_examples / config.batch_size))
+    while step < last_step:
         t0 = time.perf_counter()
         index = batch_index(step * config.batch_size, config.batch_size, n, config.seed)
         ids, types, lengths, starts, ends = batch_of(features, index)
@@ -710,7 +759,7 @@ def train(config: Config, out: Path, resume: bool, stop_at: datetime | None, ckp
                 f"step {step}/{total_steps} examples {seen} loss {loss.item():.3f} "
                 f"lr {scheduler.get_last_lr()[0]:.2e} {seen / train_seconds:.1f} ex/s",
             )
-        if seen // eval_every > (seen - config.batch_size) // eval_every and step < total_steps:
+        if seen // eval_every > (seen - config.batch_size) // eval_every and step < last_step:
             measure()
             model.train()
         late = stop_at is not None and datetime.now(timezone.utc) >= stop_at
@@ -790,6 +839,12 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=4000)
     parser.add_argument("--ckpt-every", type=float, default=600.0, help="seconds between checkpoints")
     parser.add_argument("--stop-at", help="UTC time HH:MM: checkpoint and stop then (resumable)")
+    parser.add_argument(
+        "--schedule",
+        metavar="STEP:FIRST_MAX",
+        help="replay a schedule shortened on resume: decay over FIRST_MAX examples before STEP",
+    )
+    parser.add_argument("--end-at-examples", type=int, help="end the run (measure, export) there")
     args = parser.parse_args()
     require_shared()
     torch.set_num_threads(2)
@@ -816,6 +871,11 @@ def main() -> None:
     config.lr = args.lr or (5e-4 if args.regime == "lora" else 1e-4)
     if args.max_examples:
         config.max_examples = args.max_examples
+    if args.schedule:
+        step_text, first_text = args.schedule.split(":")
+        config.shortened_at_step, config.first_max_examples = int(step_text), int(first_text)
+    if args.end_at_examples:
+        config.end_examples = args.end_at_examples
     if args.tiny:
         config.batch_size, config.max_examples, config.dev_size, config.eval_every = 16, 64, 40, 10**9
     if args.stage2 and not args.init:
@@ -825,7 +885,15 @@ def main() -> None:
         for key in ("regime", "seq_len", "stride", "lora_rank", "lora_alpha", "ans_head"):
             setattr(config, key, getattr(base, key))
         config.lr = args.lr or base.lr / 2
-    train(config, out, args.resume, stop_at, args.ckpt_every)
+    train(
+        config,
+        out,
+        args.resume,
+        stop_at,
+        args.ckpt_every,
+        args.max_examples if args.resume else None,
+        args.end_at_examples if args.resume else None,
+    )
 
 
 if __name__ == "__main__":

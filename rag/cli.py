@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from rag.ingest.formats import supported_types
 
 if TYPE_CHECKING:
     from rag.indexing.build import BuildReport
+    from rag.records import Citation
 
 
 def _at_least_one(text: str) -> int:
@@ -87,11 +89,23 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"\nNote: {answer.note}")
     if answer.citations:
         print("\nClosest passages (not an answer):" if answer.abstained else "\nSources:")
+    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # no-color.org
     for number, citation in enumerate(answer.citations, 1):
-        sentence = " ".join(citation.sentence.split())
         print(f"[{number}] {citation.source} — {citation.title}")
-        print(f"    {citation.location}: {sentence}")
+        print(f"    {citation.location}: {_with_span(citation, bold and not answer.abstained)}")
+        if citation.span and not answer.abstained:
+            print(f"    answer: {' '.join(citation.span.split())}")
     return 0
+
+
+def _with_span(citation: Citation, bold: bool) -> str:
+    """The cited sentence on one line, its answer span in bold on a terminal."""
+    sentence = citation.sentence
+    if bold and citation.span:
+        a = (citation.span_start or 0) - citation.sentence_start
+        b = (citation.span_end or 0) - citation.sentence_start
+        sentence = f"{sentence[:a]}\033[1m{sentence[a:b]}\033[0m{sentence[b:]}"
+    return " ".join(sentence.split())
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -228,6 +242,11 @@ def parser() -> argparse.ArgumentParser:
     _device_option(evaluate)
     _store_option(evaluate)
     evaluate.add_argument("--dataset", type=Path, help="benchmark folder with corpus.jsonl and qa.jsonl")
+    evaluate.add_argument(
+        "--reader-alone",
+        action="store_true",
+        help="also read each question's gold paragraph with the reader alone (SQuAD EM/F1, HasAns/NoAns)",
+    )
     evaluate.add_argument(
         "--questions",
         help="question file: inside --dataset (default qa.jsonl), or for the "

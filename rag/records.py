@@ -112,6 +112,8 @@ class Citation:
 
     ``sentence_start``/``sentence_end`` are offsets *inside* ``text``; the sentence's offsets
     in the original file are ``start + sentence_start`` and ``start + sentence_end``.
+    ``span_start``/``span_end`` (inside ``text`` too, within the sentence) mark the words the
+    reader picked as the answer itself; None when no reader chose a span there.
     """
 
     source: str
@@ -123,16 +125,37 @@ class Citation:
     sentence_start: int
     sentence_end: int
     page: int | None = None  # 1-based page of the sentence in a paged document (PDF), else None
+    span_start: int | None = None
+    span_end: int | None = None
 
     @property
     def sentence(self) -> str:
         """The supporting sentence, exactly as it stands in the source file."""
         return self.text[self.sentence_start : self.sentence_end]
 
+    @property
+    def span(self) -> str:
+        """The answer span inside the sentence, exactly as in the source file ("" when none)."""
+        if self.span_start is None or self.span_end is None:
+            return ""
+        return self.text[self.span_start : self.span_end]
+
+    @property
+    def span_in_file(self) -> tuple[int, int] | None:
+        """(start, end) of the answer span in the source file, or None."""
+        if self.span_start is None or self.span_end is None:
+            return None
+        return self.start + self.span_start, self.start + self.span_end
+
     @classmethod
-    def of(cls, chunk: Chunk, sentence_index: int, score: float) -> Citation:
-        """Cite ``chunk`` as the passage, its sentence ``sentence_index`` as the support."""
+    def of(
+        cls, chunk: Chunk, sentence_index: int, score: float, span: tuple[int, int] | None = None
+    ) -> Citation:
+        """Cite ``chunk`` as the passage, its sentence ``sentence_index`` as the support and,
+        when given, ``span`` (file offsets, inside that sentence) as the answer itself."""
         sentence = chunk.sentences[sentence_index]
+        if span is not None and not sentence.start <= span[0] < span[1] <= sentence.end:
+            raise ValueError(f"span {span} is not inside the sentence {sentence.start}-{sentence.end}")
         return cls(
             source=chunk.source,
             title=chunk.title,
@@ -145,6 +168,8 @@ class Citation:
             page=(
                 None if chunk.page is None else page_at(chunk.text, sentence.start - chunk.start, chunk.page)
             ),
+            span_start=None if span is None else span[0] - chunk.start,
+            span_end=None if span is None else span[1] - chunk.start,
         )
 
     @property
@@ -168,6 +193,7 @@ class Citation:
         the passage's; ``number`` is its marker in the answer text (``[number]``).
         """
         start, end = self.sentence_span
+        span = self.span_in_file
         return {
             "number": number,
             "source": self.source,
@@ -175,6 +201,11 @@ class Citation:
             "sentence": self.sentence,
             "start": start,
             "end": end,
+            # The answer itself inside the sentence (the reader's span): its words and file
+            # offsets; "" and None when the sentence is cited without a span.
+            "span": self.span,
+            "span_start": None if span is None else span[0],
+            "span_end": None if span is None else span[1],
             "passage": self.text,
             "passage_start": self.start,
             "passage_end": self.end,
@@ -262,6 +293,7 @@ class Answer:
             _check_kinds(citation, {"source": str, "title": str, "text": str})
             _check_kinds(citation, {"start": int, "end": int, "sentence_start": int, "sentence_end": int})
             _check_kinds(citation, {"score": (int, float), "page": (int, type(None))})
+            _check_kinds(citation, {"span_start": (int, type(None)), "span_end": (int, type(None))})
         for sentence in sentences:
             _check_kinds(sentence, {"text": str, "citation": (int, type(None)), "support": (int, float)})
             if sentence.citation is not None and not 1 <= sentence.citation <= len(citations):

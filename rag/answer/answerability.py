@@ -32,6 +32,7 @@ from rag.store.index import Index
 if TYPE_CHECKING:
     import numpy as np
 
+    from rag.answer.reader import Reading
     from rag.search.hits import Hit, Retrieval
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
@@ -62,6 +63,9 @@ FEATURES = (
     "margin",  # first-stage lead of the top passage over the next (duplicates folded)
     "typed",  # the question asks for a kind (number, date, name …), not anything
     "question_terms",  # how many content words the question has (/10, at most 1)
+    "reader_margin",  # the reader's best span score minus its no-answer score (rag.answer.reader)
+    "reader_head",  # the reader's answerability logit
+    "reader_best",  # the reader's best span score
 )
 
 # A name or a number in the question: capitalised words after the first, digits.
@@ -74,7 +78,10 @@ class AnswerabilityModel:
     """Standardisation and logistic weights over FEATURES, and the decision threshold.
 
     ``probability(x) = sigmoid(intercept + sum(weight_i * (x_i - mean_i) / scale_i))``;
-    the answerer abstains when it is below ``threshold``.
+    the answerer abstains when it is below ``threshold``, and whenever the reader's margin
+    (best span minus "no answer") is below ``reader_veto``: a decisive "no answer" that the
+    linear sum would let cosines outvote (the 1st percentile of the answerable dev
+    questions' margins, the lowest over the sets; see eval/train_answerability.py).
     """
 
     mean: tuple[float, ...]
@@ -83,6 +90,7 @@ class AnswerabilityModel:
     intercept: float
     threshold: float
     info: dict[str, Any]
+    reader_veto: float = -math.inf
 
     def probability(self, row: Sequence[float] | np.ndarray) -> float:
         """P(the documents answer the question) for one feature row (FEATURES order)."""
@@ -91,6 +99,10 @@ class AnswerabilityModel:
             for w, x, m, s in zip(self.weights, row, self.mean, self.scale, strict=True)
         )
         return 1.0 / (1.0 + math.exp(-z))
+
+    def vetoed(self, row: Sequence[float] | np.ndarray) -> bool:
+        """True when the reader's margin in ``row`` is below the veto (see the class)."""
+        return float(row[FEATURES.index("reader_margin")]) < self.reader_veto
 
     def to_json(self) -> dict[str, Any]:
         """The model as written to answerability.json (rounded, so a refit is byte-identical)."""
@@ -101,6 +113,7 @@ class AnswerabilityModel:
             "weights": [round(v, 6) for v in self.weights],
             "intercept": round(self.intercept, 6),
             "threshold": round(self.threshold, 6),
+            "reader_veto": round(self.reader_veto, 6),
             "info": self.info,
         }
 
@@ -122,6 +135,7 @@ def load_model(path: Path = MODEL_FILE) -> AnswerabilityModel:
         float(data["intercept"]),
         float(data["threshold"]),
         dict(data.get("info", {})),
+        float(data.get("reader_veto", -math.inf)),
     )
 
 
@@ -165,6 +179,7 @@ def answerability_features(
     matrix: np.ndarray,
     chosen: int | None,
     columns: dict[str, int],
+    reading: Reading | None = None,
 ) -> list[float]:
     """The FEATURES row of one question.
 
@@ -174,7 +189,7 @@ def answerability_features(
     with (None: no candidate).
     """
     if not evidence or chosen is None or not len(matrix):
-        return [0.0] * len(FEATURES)
+        return [0.0] * (len(FEATURES) - 3) + _reader_features(None)
     top = evidence[0]
     dense = [h.dense for h in retrieval.hits]
     cosines = [float(c) for c in matrix[:, columns["cosine"]]]
@@ -224,4 +239,16 @@ def answerability_features(
         top.fused - second,
         float(retrieval.expected is not AnswerType.OPEN),
         min(len(weights), 10) / 10,
+        *_reader_features(reading),
+    ]
+
+
+def _reader_features(reading: Reading | None) -> list[float]:
+    if reading is None or not reading.spans:
+        return [-20.0, -10.0, -10.0]  # as a reader that found nothing: far below any real score
+    # Clipped: a few extreme logits would otherwise dominate the standardisation.
+    return [
+        max(-20.0, min(20.0, reading.margin)),
+        max(-10.0, min(10.0, reading.head)),
+        max(-10.0, min(30.0, reading.best)),
     ]

@@ -38,6 +38,8 @@ from rag.answer.answerability import (
     model_file,
     question_constraints,
 )
+from rag.answer.reader import Reading, shared_reader
+from rag.answer.subjects import naming_hits, unknown_subject
 from rag.config import check_weights
 from rag.ingest.lexical import coverage
 from rag.ingest.text import readable
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 CONFIDENCE_DEPTH = 5
+# Passages the reader reads (the top ones after the reranker): see docs/answering.md.
+READ_DEPTH = 3
 FEATURES = ("cosine", "focus", "context", "passage", "kind", "length")
 
 
@@ -82,7 +86,9 @@ class AnswerSettings:
 class Assessment:
     """What the answerer read for one question: the passages, their candidate sentences with
     their feature rows (columns: FEATURES), the candidates of the top ``k`` passages ranked
-    best first, the row of the chosen one, and the answerability features (its FEATURES)."""
+    best first, the row of the chosen one, and the answerability features (its FEATURES);
+    ``reading`` is what the reader found and ``spans`` the answer span (file offsets) it
+    picked in each sentence it answers from."""
 
     evidence: list[Hit]
     candidates: list[Candidate]
@@ -90,6 +96,9 @@ class Assessment:
     ranked: list[tuple[float, Candidate]]
     chosen: int | None
     evidence_row: list[float]
+    reading: Reading | None = None
+    spans: dict[Candidate, tuple[int, int]] = field(default_factory=dict)
+    unknown_subject: str | None = None  # a subject the question names and no document does
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,17 @@ class ExtractiveAnswerer:
         """
         evidence = retrieval.hits[: max(k, CONFIDENCE_DEPTH)]
         candidates, matrix = self.features(retrieval, evidence)
-        ranked = [r for r in self._rank(candidates, matrix) if r[1].hit_rank < k]
+        # The answer comes from the top k passages, and of those from the ones whose documents
+        # name the question's subject when some do (rag.answer.subjects).
+        named = {id(h) for h in naming_hits(self.index, retrieval.read_as, evidence[:k])}
+        allowed = [rank for rank, hit in enumerate(evidence[:k]) if id(hit) in named]
+        ranked = [r for r in self._rank(candidates, matrix) if r[1].hit_rank in allowed]
+        reading, spans = self._read(retrieval, candidates, allowed[:READ_DEPTH])
+        if spans:
+            # The sentences holding the reader's spans go first, best span first; the
+            # features' order stays for the rest (second sentences, closest passages).
+            order = {candidate: n for n, candidate in enumerate(spans)}
+            ranked.sort(key=lambda r: order.get(r[1], len(order)))
         if retrieval.expected in METADATA_TYPES:
             # The byline or dateline answers "who wrote it" / "when was it published" however
             # few words it shares with the question: it goes first when one was retrieved.
@@ -194,9 +213,53 @@ class ExtractiveAnswerer:
         chosen = row_of[ranked[0][1]] if ranked else None
         columns = {name: i for i, name in enumerate(FEATURES)}
         evidence_row = answerability_features(
-            self.index, retrieval, evidence, candidates, matrix, chosen, columns
+            self.index, retrieval, evidence, candidates, matrix, chosen, columns, reading
         )
-        return Assessment(evidence, candidates, matrix, ranked, chosen, evidence_row)
+        unknown = unknown_subject(self.index, retrieval.read_as)
+        return Assessment(evidence, candidates, matrix, ranked, chosen, evidence_row, reading, spans, unknown)
+
+    def _read(
+        self, retrieval: Retrieval, candidates: list[Candidate], ranks: list[int]
+    ) -> tuple[Reading | None, dict[Candidate, tuple[int, int]]]:
+        """The reader's reading of the passages of ``ranks``, and its span in each sentence
+        it picked (file offsets), best span first. Each passage is read as its candidate
+        sentences joined by spaces, each exactly as it stands in the file, so a span maps
+        back to the file by its sentence's offset."""
+        reader = shared_reader()
+        if reader is None or not ranks:
+            return None, {}
+        texts: list[str] = []
+        pieces: list[
+            list[tuple[int, Candidate, int]]
+        ] = []  # per text: (offset in text, candidate, file start)
+        by_rank: dict[int, int] = {}
+        for candidate in candidates:
+            if candidate.hit_rank not in ranks:
+                continue
+            if candidate.hit_rank not in by_rank:
+                by_rank[candidate.hit_rank] = len(texts)
+                texts.append("")
+                pieces.append([])
+            t = by_rank[candidate.hit_rank]
+            sentence = self.index.chunks[candidate.position].sentences[candidate.index_in_chunk]
+            chunk = self.index.chunks[candidate.position]
+            words = chunk.text[sentence.start - chunk.start : sentence.end - chunk.start]
+            if texts[t]:
+                texts[t] += " "
+            pieces[t].append((len(texts[t]), candidate, sentence.start))
+            texts[t] += words
+        reading = reader.read(retrieval.read_as, texts)
+        spans: dict[Candidate, tuple[int, int]] = {}
+        for span in reading.spans:
+            offset, candidate, file_start = next(
+                p for p in reversed(pieces[span.text_index]) if p[0] <= span.start
+            )
+            sentence = self.index.chunks[candidate.position].sentences[candidate.index_in_chunk]
+            start = file_start + span.start - offset
+            end = min(file_start + span.end - offset, sentence.end)  # a span ends in its sentence
+            if candidate not in spans and start < end:
+                spans[candidate] = (start, end)
+        return reading, spans
 
     def answer(self, retrieval: Retrieval, k: int, *, abstain: bool = True) -> Answer:
         """The best-supported sentences of the top ``k`` passages, cited.
@@ -215,13 +278,16 @@ class ExtractiveAnswerer:
             row_of = {c: i for i, c in enumerate(assessment.candidates)}
             if kind[row_of[ranked[0][1]]] == 1.0:
                 max_sentences = 1  # the byline alone: any text sentence would outscore it
-        if not ranked or (
-            abstain and confidence < threshold and not fully_supported(assessment.evidence_row)
-        ):
+        if abstain and assessment.unknown_subject is not None:
+            closest = [self._citation(c, s) for s, c in _one_per_passage(ranked)[:3]]
+            note = f"No document mentions “{assessment.unknown_subject}”."
+            return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=0.0, note=note)
+        doubted = confidence < threshold and not fully_supported(assessment.evidence_row)
+        if not ranked or (abstain and (doubted or model.vetoed(assessment.evidence_row))):
             closest = [self._citation(c, s) for s, c in _one_per_passage(ranked)[:3]]
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=confidence)
         chosen = self._choose(retrieval, assessment, max_sentences)
-        citations = [self._citation(candidate, score) for score, candidate in chosen]
+        citations = [self._citation(c, score, assessment.spans.get(c)) for score, c in chosen]
         sentences = [AnswerSentence(readable(c.sentence), n) for n, c in enumerate(citations, 1)]
         text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
         return Answer(
@@ -249,9 +315,14 @@ class ExtractiveAnswerer:
         # The sentence itself, not its title: a title naming the question's entity says
         # nothing about which of its sentences answers.
         first_holds = bool(constraints) and all(c in first.lower().replace(",", "") for c in constraints)
+        # Close to the best feature score, not to the first sentence's: the reader's pick may
+        # score low on the features.
+        top = max(score for score, _ in ranked)
         for score, candidate in ranked[1:]:
-            if score < self.settings.second_sentence_ratio * ranked[0][0] or len(chosen) >= max_sentences:
+            if len(chosen) >= max_sentences:
                 break
+            if score < self.settings.second_sentence_ratio * top:
+                continue
             text = self._citation(candidate, score).sentence
             if text.split() == first.split():
                 continue  # the same sentence in another chunk
@@ -270,8 +341,8 @@ class ExtractiveAnswerer:
             yield answer.text + " "
         yield answer
 
-    def _citation(self, candidate: Candidate, score: float) -> Citation:
-        return Citation.of(self.index.chunks[candidate.position], candidate.index_in_chunk, score)
+    def _citation(self, candidate: Candidate, score: float, span: tuple[int, int] | None = None) -> Citation:
+        return Citation.of(self.index.chunks[candidate.position], candidate.index_in_chunk, score, span)
 
 
 def _one_per_passage(ranked: list[tuple[float, Candidate]]) -> list[tuple[float, Candidate]]:

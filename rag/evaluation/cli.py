@@ -71,6 +71,10 @@ def run_cli(args: argparse.Namespace) -> int:
         split = args.split or "test"
         examples = split_examples(load_benchmark_examples(args.dataset, args.questions or "qa.jsonl"), split)
         figures.update(_evaluate(engine, examples, args))
+        if getattr(args, "reader_alone", False):
+            from rag.evaluation.reading import reader_alone
+
+            figures.update(reader_alone(args.dataset, examples[: args.limit] if args.limit else examples))
     print(f"dataset={name} split={split}")
     for key, value in figures.items():
         if not isinstance(value, dict):

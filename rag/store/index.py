@@ -76,6 +76,38 @@ class Index:
 
         return self.stored_terms if self.stored_terms is not None else StemmedOnUse(self.chunks)
 
+    def spellings(self, term: str) -> list[str]:
+        """``term`` and the index's terms that extend it or that it extends (at least 4
+        letters: "german" and "germani", "gpt-5" and "gpt-5.4-cyber"), at most 30."""
+        import bisect
+
+        vocabulary = self._vocabulary
+        found = [term] if term in self.doc_freq else []
+        at = bisect.bisect_left(vocabulary, term)
+        while at < len(vocabulary) and vocabulary[at].startswith(term) and len(found) < 30:
+            if vocabulary[at] != term:
+                found.append(vocabulary[at])
+            at += 1
+        for end in range(len(term) - 1, 3, -1):  # shorter terms it starts with
+            if term[:end] in self.doc_freq:
+                found.append(term[:end])
+        return found
+
+    @cached_property
+    def _vocabulary(self) -> list[str]:
+        return sorted(self.doc_freq)
+
+    def positions_of(self, source: str) -> list[int]:
+        """The positions of the chunks of one document (file name or corpus id), in order."""
+        return self._by_source.get(source, [])
+
+    @cached_property
+    def _by_source(self) -> dict[str, list[int]]:
+        by_source: dict[str, list[int]] = {}
+        for position, chunk in enumerate(self.chunks):
+            by_source.setdefault(chunk.source, []).append(position)
+        return by_source
+
     @property
     def location(self) -> str:
         """Where the index lives, for messages: its folder here, a store's address elsewhere."""

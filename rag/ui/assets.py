@@ -44,6 +44,7 @@ button.rag-copy {
 @keyframes rag-spin { to { transform: rotate(360deg); } }
 .rag-streaming .rag-text::after { content: " ▍"; color: #6366f1; }
 mark.rag-support { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 2px; }
+mark.rag-support strong.rag-span { background: #f59e0b; border-radius: 2px; font-weight: 700; }
 mark.rag-closest { background: #e5e7eb; color: inherit; padding: 0 2px; border-radius: 2px; }
 .rag-sources h4 { margin: 0 0 .2em 0; }
 .rag-question { color: #6b7280; font-size: .85em; margin-bottom: .6em; }

@@ -2,7 +2,8 @@
 
 Pure functions (HTML strings), like rag/ui/render.py. Passages and documents are escaped; the
 supporting sentence is wrapped in ``<mark class='rag-support'>`` (for an abstention, the
-closest sentence gets the neutral ``rag-closest`` instead: it is not support).
+closest sentence gets the neutral ``rag-closest`` instead: it is not support), and the reader's
+answer span inside it in ``<strong class='rag-span'>``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,27 @@ EMPTY_PANEL = (
 _DOCUMENT_WINDOW = 150_000  # characters shown around the passage of a very long document
 
 
-def _marked(text: str, start: int, end: int, css: str, element_id: str = "") -> str:
-    """``text`` escaped, with ``text[start:end]`` wrapped in a ``<mark>``."""
+def _marked(
+    text: str, start: int, end: int, css: str, element_id: str = "", inner: tuple[int, int] | None = None
+) -> str:
+    """``text`` escaped, with ``text[start:end]`` wrapped in a ``<mark>`` and, inside it,
+    ``text[inner[0]:inner[1]]`` (the reader's answer span) in ``<strong class='rag-span'>``."""
     start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
     ident = f" id='{element_id}'" if element_id else ""
-    marked = f"<mark class='{css}'{ident}>{escape(text[start:end])}</mark>"
+    inside = escape(text[start:end])
+    if inner is not None and start <= inner[0] < inner[1] <= end:
+        a, b = inner
+        span = f"<strong class='rag-span'>{escape(text[a:b])}</strong>"
+        inside = f"{escape(text[start:a])}{span}{escape(text[b:end])}"
+    marked = f"<mark class='{css}'{ident}>{inside}</mark>"
     return f"{escape(text[:start])}{marked}{escape(text[end:])}"
+
+
+def _inner(citation: Citation, shift: int, abstained: bool) -> tuple[int, int] | None:
+    """The answer span in a text that starts ``shift`` characters into the passage."""
+    if abstained or citation.span_start is None or citation.span_end is None:
+        return None  # a closest passage offers no answer
+    return citation.span_start - shift, citation.span_end - shift
 
 
 def _passage(citation: Citation, css: str) -> str:
@@ -36,7 +52,8 @@ def _passage(citation: Citation, css: str) -> str:
     text = citation.text
     lead = len(text) - len(text.lstrip())
     body = text.strip()
-    return _marked(body, citation.sentence_start - lead, citation.sentence_end - lead, css)
+    inner = _inner(citation, lead, css != "rag-support")
+    return _marked(body, citation.sentence_start - lead, citation.sentence_end - lead, css, inner=inner)
 
 
 def _span(citation: Citation) -> str:
@@ -122,7 +139,14 @@ def document_html(
     sentence_start, sentence_end = citation.sentence_span
     if text is None or text[citation.start : citation.end] != citation.text:
         why = problem or "The file changed since it was indexed; re-upload it to index the new version."
-        body = _marked(citation.text, citation.sentence_start, citation.sentence_end, css, "rag-target")
+        body = _marked(
+            citation.text,
+            citation.sentence_start,
+            citation.sentence_end,
+            css,
+            "rag-target",
+            _inner(citation, 0, abstained),
+        )
         return (
             f"<div class='rag-docview'>{head}<p class='rag-warning'>{escape(why)} The indexed passage:</p>"
             f"<div class='rag-doc'>{body}</div></div>"
@@ -138,6 +162,7 @@ def document_html(
         sentence_end - citation.start,
         css,
         "" if page_view else "rag-target",  # the page's mark is where the view opens
+        _inner(citation, 0, abstained),
     )
     after = escape(text[citation.end - offset :])
     label = "<p class='rag-doc-label'>The text as indexed:</p>" if page_view else ""

@@ -1,3 +1,4 @@
+import re
 from dataclasses import replace
 
 import pytest
@@ -24,7 +25,9 @@ def test_a_seed_question_streams_then_shows_answer_and_highlighted_source(engine
     reply = final.history[1]["content"]
     assert "128-billion-parameter" in reply and "<a class='rag-cite' href='#cite-0-1'" in reply
     assert "003_dd93d9c36f4005fd.txt" in final.panel
-    assert "<mark class='rag-support'>" in final.panel and "128-billion-parameter" in final.panel
+    assert "<mark class='rag-support'>" in final.panel
+    assert "128-billion-parameter" in re.sub("<[^>]+>", "", final.panel)  # the span's <strong> aside
+    assert "<strong class='rag-span'>" in final.panel  # the reader's span, inside the sentence
     assert final.seconds_to_first_piece is not None
 
 
@@ -254,3 +257,29 @@ def test_an_edited_stored_answer_starts_a_new_chat_instead_of_failing(engine, da
     kept["turns"][0]["answer"].update(damage)
     assert restored(kept, None) == ([], Conversation())
     assert restored({**kept, "turns": ["a string"]}, None) == ([], Conversation())
+
+
+def test_the_answer_span_is_highlighted_inside_the_sentence():
+    from rag.records import Answer, Chunk, Citation, Sentence
+
+    text = "Intro. It was written by Mary Shelley in 1818. Outro."
+    chunk = Chunk(
+        0,
+        "book.md",
+        "Book",
+        text,
+        100,
+        100 + len(text),
+        (Sentence("It was written by Mary Shelley in 1818.", 107, 146),),
+    )
+    cited = Citation.of(chunk, 0, 1.0, span=(125, 137))
+    assert cited.span == "Mary Shelley"
+    answered = sources_html(Answer("Who wrote it?", "…", [cited]))
+    span = "<strong class='rag-span'>Mary Shelley</strong>"
+    assert f"<mark class='rag-support'>It was written by {span} in 1818.</mark>" in answered
+    document = document_html(" " * 100 + text, cited, 1, 1, abstained=False)
+    assert "<strong class='rag-span'>Mary Shelley</strong>" in document
+    closest = sources_html(Answer("Who wrote it?", "not found", [cited], abstained=True))
+    assert "rag-span" not in closest  # a closest passage offers no answer
+    with pytest.raises(ValueError):
+        Citation.of(chunk, 0, 1.0, span=(100, 137))  # a span outside its sentence

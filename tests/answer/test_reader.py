@@ -1,0 +1,140 @@
+"""The reader (rag.answer.reader): loaded offline from the shipped weights and the packaged base,
+its span exact in the file, and its answers on small corpora that used to fool the answerer."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.answer import reader as reader_module
+from rag.records import NOT_FOUND
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+
+FRANKENSTEIN = (
+    "# Frankenstein\n\nFrankenstein; or, The Modern Prometheus is an 1818 novel written by the English "
+    "author Mary Shelley. It tells the story of Victor Frankenstein, a young scientist who creates a "
+    "sapient creature in an unorthodox scientific experiment.\n\nShelley started writing the story "
+    "when she was 18, and the first edition was published anonymously in London.\n"
+)
+FERRIES = (
+    "# Lindqvist Ferries AB\n\nLindqvist Ferries AB is led by chief executive Maja Eklund, who took "
+    "office in March 2023. In 2025 the company carried 4.1 million passengers on its eleven routes "
+    "across the Baltic Sea.\n\nAt the end of 2025 Lindqvist Ferries employed 1,260 people, of whom 38 "
+    "percent work at sea.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return reader_module.shared_reader()
+
+
+def _engine(folder: Path, embedder):
+    from rag.engine import Engine
+    from rag.indexing.build import build_index
+    from rag.ingest.loading import load_paths
+    from rag.store import load_index
+
+    build_index(load_paths([folder]), folder.parent / "index", embedder=embedder)
+    return Engine.open(load_index(folder.parent / "index"), embedder)
+
+
+def test_the_reader_ships_and_loads_offline(reader):
+    card = reader_module.card()
+    assert reader_module.WEIGHTS.stat().st_size < 25_000_000  # the issue's bound for a larger file
+    assert card["config"]["regime"] == "full"
+    assert "CC BY-SA" in card["data"]
+    assert reader is not None
+    assert (reader_module.exported() / "model.onnx").is_file()  # exported once into the cache
+
+
+def test_the_reader_picks_the_answer_span(reader):
+    texts = [FRANKENSTEIN, "Paris is the capital and largest city of France."]
+    reading = reader.read("Who wrote the novel Frankenstein?", texts)
+    best = reading.spans[0]
+    assert texts[best.text_index][best.start : best.end] == "Mary Shelley"
+    assert reading.margin > 0  # it prefers the span to "no answer"
+    unrelated = reader.read("What is the boiling point of mercury?", texts)
+    assert unrelated.margin < reading.margin
+
+
+def test_no_text_no_span(reader):
+    reading = reader.read("Who wrote it?", [])
+    assert reading.spans == []
+    assert reading.best < -1000
+
+
+def test_a_one_passage_corpus_answers_with_an_exact_span(tmp_path, embedder, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
+    engine = _engine(docs, embedder)
+    answer = engine.ask("Who wrote Frankenstein?")
+    assert not answer.abstained
+    citation = answer.citations[0]
+    original = (docs / "frankenstein.md").read_text(encoding="utf-8")
+    start, end = citation.span_in_file
+    assert original[start:end] == citation.span == "Mary Shelley"
+    sentence_start, sentence_end = citation.sentence_span
+    assert sentence_start <= start < end <= sentence_end
+    payload = citation.payload(1)
+    assert (payload["span"], payload["span_start"], payload["span_end"]) == ("Mary Shelley", start, end)
+    from rag.cli import main
+
+    assert main(["ask", "Who wrote Frankenstein?", "--index", str(docs.parent / "index")]) == 0
+    assert "    answer: Mary Shelley" in capsys.readouterr().out  # the CLI names the span
+    off_topic = engine.ask("What is the boiling point of mercury?")
+    assert off_topic.abstained and off_topic.text == NOT_FOUND
+    assert all(c.span == "" for c in off_topic.citations)  # closest passages offer no answer
+
+
+def test_an_exact_duplicate_file_changes_nothing(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
+    (docs / "copy of frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
+    answer = _engine(docs, embedder).ask("Who wrote Frankenstein?")
+    assert not answer.abstained
+    assert answer.citations[0].span == "Mary Shelley"
+
+
+def test_a_subject_the_documents_do_not_hold_is_not_answered_from_another(tmp_path, embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lindqvist_ferries.md").write_text(FERRIES, encoding="utf-8")
+    (docs / "frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
+    engine = _engine(docs, embedder)
+    held = engine.ask("How many people does Lindqvist Ferries employ?")
+    assert not held.abstained and "1,260" in held.citations[0].sentence
+    assert engine.ask("How many people does Harborne Foods employ?").abstained
+
+
+@pytest.mark.skipif(not (SHARED / "train" / "squad").is_dir(), reason="../shared/train is absent")
+def test_training_runs_on_a_tiny_slice(tmp_path):
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "eval" / "train_reader.py"),
+            "--tiny",
+            "--regime",
+            "full",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "READER_WORK": str(tmp_path / "work")},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "reader.pt").is_file()
+    card = (out / "reader.json").read_text(encoding="utf-8")
+    assert '"examples_seen": 64' in card
+    shutil.rmtree(out)
