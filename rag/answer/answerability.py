@@ -65,7 +65,6 @@ FEATURES = (
     "question_terms",  # how many content words the question has (/10, at most 1)
     "reader_margin",  # the reader's best span score minus its no-answer score (rag.answer.reader)
     "reader_head",  # the reader's answerability logit
-    "reader_best",  # the reader's best span score
 )
 
 # A name or a number in the question: capitalised words after the first, digits.
@@ -80,7 +79,7 @@ class AnswerabilityModel:
     ``probability(x) = sigmoid(intercept + sum(weight_i * (x_i - mean_i) / scale_i))``;
     the answerer abstains when it is below ``threshold``, and whenever the reader's margin
     (best span minus "no answer") is below ``reader_veto``: a decisive "no answer" that the
-    linear sum would let cosines outvote (the 1st percentile of the answerable dev
+    linear sum would let cosines outvote (the 3rd percentile of the answerable dev
     questions' margins, the lowest over the sets; see eval/train_answerability.py).
     """
 
@@ -94,9 +93,11 @@ class AnswerabilityModel:
 
     def probability(self, row: Sequence[float] | np.ndarray) -> float:
         """P(the documents answer the question) for one feature row (FEATURES order)."""
+        # A NaN (a reader that could not read the text) counts as the mean: no evidence.
         z = self.intercept + sum(
             w * (float(x) - m) / s
             for w, x, m, s in zip(self.weights, row, self.mean, self.scale, strict=True)
+            if not math.isnan(float(x))
         )
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -189,7 +190,7 @@ def answerability_features(
     with (None: no candidate).
     """
     if not evidence or chosen is None or not len(matrix):
-        return [0.0] * (len(FEATURES) - 3) + _reader_features(None)
+        return [0.0] * (len(FEATURES) - 2) + _reader_features(None)
     top = evidence[0]
     dense = [h.dense for h in retrieval.hits]
     cosines = [float(c) for c in matrix[:, columns["cosine"]]]
@@ -244,11 +245,11 @@ def answerability_features(
 
 
 def _reader_features(reading: Reading | None) -> list[float]:
+    if reading is not None and math.isnan(reading.null):
+        return [math.nan, math.nan]  # not read (rag.answer.reader.UNREAD): no evidence either way
     if reading is None or not reading.spans:
-        return [-20.0, -10.0, -10.0]  # as a reader that found nothing: far below any real score
-    # Clipped: a few extreme logits would otherwise dominate the standardisation.
-    return [
-        max(-20.0, min(20.0, reading.margin)),
-        max(-10.0, min(10.0, reading.head)),
-        max(-10.0, min(30.0, reading.best)),
-    ]
+        return [-20.0, -10.0]  # as a reader that found nothing: far below any real score
+    # Clipped: a few extreme logits would otherwise dominate the standardisation. The best
+    # span's own score is left out: beside the margin (best minus null) it took a negative
+    # weight on the dev halves, so a span the reader scored very low counted *for* answering.
+    return [max(-20.0, min(20.0, reading.margin)), max(-10.0, min(10.0, reading.head))]

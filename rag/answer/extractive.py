@@ -38,7 +38,7 @@ from rag.answer.answerability import (
     model_file,
     question_constraints,
 )
-from rag.answer.reader import Reading, shared_reader
+from rag.answer.reader import UNREAD, Reading, in_latin_script, numbers_as_written, shared_reader
 from rag.answer.subjects import naming_hits, unknown_subject
 from rag.config import check_weights
 from rag.ingest.lexical import coverage
@@ -54,7 +54,9 @@ if TYPE_CHECKING:
 
 CONFIDENCE_DEPTH = 5
 # Passages the reader reads (the top ones after the reranker): see docs/answering.md.
-READ_DEPTH = 3
+READ_DEPTH = 1
+# The reader's margin (best span minus "no answer") above which its sentence leads.
+READER_LEADS_ABOVE = 0.0
 FEATURES = ("cosine", "focus", "context", "passage", "kind", "length")
 
 
@@ -87,8 +89,8 @@ class Assessment:
     """What the answerer read for one question: the passages, their candidate sentences with
     their feature rows (columns: FEATURES), the candidates of the top ``k`` passages ranked
     best first, the row of the chosen one, and the answerability features (its FEATURES);
-    ``reading`` is what the reader found and ``spans`` the answer span (file offsets) it
-    picked in each sentence it answers from."""
+    ``reading`` is what the reader found and ``spans`` the sentences it picked, best first,
+    each with its answer span (file offsets; None when the sentence was read cleaned)."""
 
     evidence: list[Hit]
     candidates: list[Candidate]
@@ -97,7 +99,7 @@ class Assessment:
     chosen: int | None
     evidence_row: list[float]
     reading: Reading | None = None
-    spans: dict[Candidate, tuple[int, int]] = field(default_factory=dict)
+    spans: dict[Candidate, tuple[int, int] | None] = field(default_factory=dict)
     unknown_subject: str | None = None  # a subject the question names and no document does
 
 
@@ -198,9 +200,12 @@ class ExtractiveAnswerer:
         allowed = [rank for rank, hit in enumerate(evidence[:k]) if id(hit) in named]
         ranked = [r for r in self._rank(candidates, matrix) if r[1].hit_rank in allowed]
         reading, spans = self._read(retrieval, candidates, allowed[:READ_DEPTH])
-        if spans:
+        if spans and reading is not None and reading.margin > READER_LEADS_ABOVE:
             # The sentences holding the reader's spans go first, best span first; the
             # features' order stays for the rest (second sentences, closest passages).
+            # Only when the reader prefers a span to "no answer": when it does not, its
+            # best span is a guess (a section title, another day's menu) and the
+            # features choose better (docs/answering.md).
             order = {candidate: n for n, candidate in enumerate(spans)}
             ranked.sort(key=lambda r: order.get(r[1], len(order)))
         if retrieval.expected in METADATA_TYPES:
@@ -220,18 +225,23 @@ class ExtractiveAnswerer:
 
     def _read(
         self, retrieval: Retrieval, candidates: list[Candidate], ranks: list[int]
-    ) -> tuple[Reading | None, dict[Candidate, tuple[int, int]]]:
-        """The reader's reading of the passages of ``ranks``, and its span in each sentence
-        it picked (file offsets), best span first. Each passage is read as its candidate
-        sentences joined by spaces, each exactly as it stands in the file, so a span maps
-        back to the file by its sentence's offset."""
+    ) -> tuple[Reading | None, dict[Candidate, tuple[int, int] | None]]:
+        """The reader's reading of the passages of ``ranks``, and the sentences it picked,
+        best span first, each with its span (file offsets).
+
+        Each passage is read as its candidate sentences joined by spaces. A sentence whose
+        file text differs from its cleaned text only in spacing is read as it stands in the
+        file, so a span maps back by its sentence's offset; any other (a table row, read with
+        its header: "Plan: Team; Price per month: 12 EUR") is read cleaned, and is picked
+        without a span. Text the reader cannot read (not in Latin script: it was trained on
+        English) gives an unread Reading.
+        """
         reader = shared_reader()
         if reader is None or not ranks:
             return None, {}
         texts: list[str] = []
-        pieces: list[
-            list[tuple[int, Candidate, int]]
-        ] = []  # per text: (offset in text, candidate, file start)
+        # Per text: (offset in text, candidate, file start of its sentence, read as in the file).
+        pieces: list[list[tuple[int, Candidate, int, bool]]] = []
         by_rank: dict[int, int] = {}
         for candidate in candidates:
             if candidate.hit_rank not in ranks:
@@ -241,24 +251,28 @@ class ExtractiveAnswerer:
                 texts.append("")
                 pieces.append([])
             t = by_rank[candidate.hit_rank]
-            sentence = self.index.chunks[candidate.position].sentences[candidate.index_in_chunk]
             chunk = self.index.chunks[candidate.position]
-            words = chunk.text[sentence.start - chunk.start : sentence.end - chunk.start]
+            sentence = chunk.sentences[candidate.index_in_chunk]
+            original = chunk.text[sentence.start - chunk.start : sentence.end - chunk.start]
+            as_in_file = original.split() == sentence.text.split()
             if texts[t]:
                 texts[t] += " "
-            pieces[t].append((len(texts[t]), candidate, sentence.start))
-            texts[t] += words
-        reading = reader.read(retrieval.read_as, texts)
-        spans: dict[Candidate, tuple[int, int]] = {}
+            pieces[t].append((len(texts[t]), candidate, sentence.start, as_in_file))
+            texts[t] += original if as_in_file else sentence.text
+        if not in_latin_script(retrieval.read_as) or not in_latin_script(" ".join(texts)):
+            return UNREAD, {}
+        reading = reader.read(numbers_as_written(retrieval.read_as, texts), texts)
+        spans: dict[Candidate, tuple[int, int] | None] = {}
         for span in reading.spans:
-            offset, candidate, file_start = next(
+            offset, candidate, file_start, as_in_file = next(
                 p for p in reversed(pieces[span.text_index]) if p[0] <= span.start
             )
+            if candidate in spans:
+                continue
             sentence = self.index.chunks[candidate.position].sentences[candidate.index_in_chunk]
             start = file_start + span.start - offset
             end = min(file_start + span.end - offset, sentence.end)  # a span ends in its sentence
-            if candidate not in spans and start < end:
-                spans[candidate] = (start, end)
+            spans[candidate] = (start, end) if as_in_file and start < end else None
         return reading, spans
 
     def answer(self, retrieval: Retrieval, k: int, *, abstain: bool = True) -> Answer:

@@ -138,3 +138,17 @@ def test_training_runs_on_a_tiny_slice(tmp_path):
     card = (out / "reader.json").read_text(encoding="utf-8")
     assert '"examples_seen": 64' in card
     shutil.rmtree(out)
+
+
+def test_text_not_in_latin_script_is_not_read():
+    assert reader_module.in_latin_script("Who trains new staff? Loïc Dubœuf does.")
+    assert not reader_module.in_latin_script("图书馆周六几点关门？")
+    assert reader_module.in_latin_script("2023: 4,523,000")  # no letters: nothing to misread
+
+
+def test_numbers_reach_the_reader_as_the_passage_writes_them():
+    texts = ["Revenue in 2023 was EUR 4,523,000, the highest in the company's history."]
+    assert reader_module.numbers_as_written("In which year was revenue 4523000 euros?", texts) == (
+        "In which year was revenue 4,523,000 euros?"
+    )
+    assert reader_module.numbers_as_written("Was it 99999 or 2023?", texts) == "Was it 99999 or 2023?"
