@@ -565,7 +565,8 @@ def make_optimizer(model: Reader, config: Config, total_steps: int) -> tuple[tor
     first_total = math.ceil(config.first_max_examples / config.batch_size)
 
     def factor(step: int) -> float:
-        if step < config.shortened_at_step:
+        # <=: the step it was shortened at ran at the old rate (restored with the optimizer).
+        if step <= config.shortened_at_step:
             return linear(step, first_total)
         return linear(step, total_steps)
 
