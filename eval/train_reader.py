@@ -37,9 +37,7 @@ import json
 import math
 import os
 import random
-import re
 import signal
-import string
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -55,6 +53,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+
+from rag.evaluation.reading import squad_f1, squad_normalise  # noqa: E402  (one SQuAD metric)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -371,25 +371,6 @@ def batch_of(features: dict[str, Any], index: torch.Tensor) -> tuple[torch.Tenso
 # ---------------------------------------------------------------- metrics
 
 
-def normalize(text: str) -> str:
-    """SQuAD answer normalisation: lower-case, no punctuation, no articles, single spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def f1_score(prediction: str, gold: str) -> float:
-    """Token F1 between normalised strings."""
-    pred, ref = normalize(prediction).split(), normalize(gold).split()
-    common = sum((collections.Counter(pred) & collections.Counter(ref)).values())
-    if not pred or not ref:
-        return float(pred == ref)
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
 def auroc(scores: np.ndarray, positives: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney, ties averaged); positives score high."""
     order = np.argsort(scores, kind="mergesort")
@@ -477,13 +458,13 @@ def evaluate(model: Reader, examples: list[Example], features: dict[str, Any]) -
     unanswerable = np.array([e.answer_start is None for e in examples])
     em = np.array(
         [
-            max((float(normalize(p) == normalize(g)) for g in ex.answers), default=0.0)
+            max((float(squad_normalise(p) == squad_normalise(g)) for g in ex.answers), default=0.0)
             for p, ex in zip(prediction, examples, strict=True)
         ]
     )
     f1 = np.array(
         [
-            max((f1_score(p, g) for g in ex.answers), default=0.0)
+            max((squad_f1(p, g) for g in ex.answers), default=0.0)
             for p, ex in zip(prediction, examples, strict=True)
         ]
     )

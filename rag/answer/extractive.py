@@ -39,7 +39,7 @@ from rag.answer.answerability import (
     question_constraints,
 )
 from rag.answer.reader import UNREAD, Reading, in_latin_script, numbers_as_written, shared_reader
-from rag.answer.subjects import naming_hits, unknown_subject
+from rag.answer.subjects import naming_hits, subject_terms, unknown_subject
 from rag.config import check_weights
 from rag.ingest.lexical import coverage
 from rag.ingest.text import readable
@@ -196,7 +196,8 @@ class ExtractiveAnswerer:
         candidates, matrix = self.features(retrieval, evidence)
         # The answer comes from the top k passages, and of those from the ones whose documents
         # name the question's subject when some do (rag.answer.subjects).
-        named = {id(h) for h in naming_hits(self.index, retrieval.read_as, evidence[:k])}
+        subjects = subject_terms(self.index, retrieval.read_as)
+        named = {id(h) for h in naming_hits(self.index, subjects, evidence[:k])}
         allowed = [rank for rank, hit in enumerate(evidence[:k]) if id(hit) in named]
         ranked = [r for r in self._rank(candidates, matrix) if r[1].hit_rank in allowed]
         reading, spans = self._read(retrieval, candidates, allowed[:READ_DEPTH])
@@ -220,7 +221,7 @@ class ExtractiveAnswerer:
         evidence_row = answerability_features(
             self.index, retrieval, evidence, candidates, matrix, chosen, columns, reading
         )
-        unknown = unknown_subject(self.index, retrieval.read_as)
+        unknown = unknown_subject(subjects)
         return Assessment(evidence, candidates, matrix, ranked, chosen, evidence_row, reading, spans, unknown)
 
     def _read(

@@ -35,9 +35,9 @@ from rag.embedding.onnx_embedder import (
     SETTINGS_FILE,
     THREADS,
     TOKENIZER_FILE,
-    _made_once,
-    _weights_apart,
     cache_root,
+    made_once,
+    weights_apart,
 )
 from rag.errors import RagError
 
@@ -155,7 +155,7 @@ def exported() -> Path:
     stat = WEIGHTS.stat()
     digest.update(f"{stat.st_size}:{stat.st_mtime_ns}:{_base_dir().resolve()}".encode())
     target = cache_root() / f"reader-{digest.hexdigest()[:16]}"
-    return _made_once(target, _export)
+    return made_once(target, _export)
 
 
 def _export(staging: Path) -> None:
@@ -214,7 +214,7 @@ def _export(staging: Path) -> None:
                 opset_version=17,
                 dynamo=False,
             )
-        _weights_apart(staging / MODEL_FILE)
+        weights_apart(staging / MODEL_FILE)
         shutil.copyfile(base / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         settings = {
             "seq_len": config["seq_len"],

@@ -44,33 +44,35 @@ def named_subjects(question: str) -> list[tuple[str, list[str]]]:
     return found
 
 
-def _rarest(index: Index, words: list[str]) -> str:
-    idf = index.idf(words)
-    return max(words, key=lambda w: idf.get(w, math.inf))
-
-
-def unknown_subject(index: Index, question: str) -> str | None:
-    """The first subject of ``question`` whose rarest word no chunk holds under any spelling
-    the index knows (:meth:`Index.spellings`), as written in the question; None when every
-    subject is named somewhere (or the question names none)."""
+def subject_terms(index: Index, question: str) -> list[tuple[str, list[str]]]:
+    """Each named subject of ``question`` as (written, the spellings :meth:`Index.spellings`
+    knows of its rarest word); an empty list of spellings: no chunk names it. Computed once
+    per question, for :func:`unknown_subject` and :func:`naming_hits`."""
+    found = []
     for written, words in named_subjects(question):
-        if not index.spellings(_rarest(index, words)):
-            return written
-    return None
+        idf = index.idf(words)
+        rarest = max(words, key=lambda w: idf.get(w, math.inf))
+        found.append((written, index.spellings(rarest)))
+    return found
 
 
-def naming_hits(index: Index, question: str, hits: list[Hit]) -> list[Hit]:
-    """The hits whose document names every subject of ``question`` the most hits name.
+def unknown_subject(subjects: list[tuple[str, list[str]]]) -> str | None:
+    """The first subject (from :func:`subject_terms`) no chunk of the index names, as written
+    in the question; None when every subject is named somewhere (or there is none)."""
+    return next((written for written, spellings in subjects if not spellings), None)
 
-    Returns ``hits`` unchanged when the question names no subject or no hit's document names
-    one. A document names a subject when any of its chunks (titles included) or its file name
-    holds the subject's rarest word under a spelling the index knows.
+
+def naming_hits(index: Index, subjects: list[tuple[str, list[str]]], hits: list[Hit]) -> list[Hit]:
+    """The hits whose document names every subject (from :func:`subject_terms`) the most hits name.
+
+    Returns ``hits`` unchanged when there is no subject or no hit's document names one. A
+    document names a subject when any of its chunks (titles included) or its file name holds
+    the subject's rarest word under a spelling the index knows.
     """
     import numpy as np
 
-    subjects = [index.spellings(_rarest(index, words)) for _, words in named_subjects(question)]
-    subjects = [terms for terms in subjects if terms]
-    if not subjects or not hits:
+    named_terms = [spellings for _, spellings in subjects if spellings]
+    if not named_terms or not hits:
         return hits
     named_by: dict[str, int] = {}
     for hit in hits:
@@ -80,7 +82,7 @@ def naming_hits(index: Index, question: str, hits: list[Hit]) -> list[Hit]:
         own = np.asarray(index.positions_of(source), dtype=np.int64)
         file_words = set(tokenize(re.sub(r"[_\W]+", " ", source)))
         named_by[source] = sum(
-            any(t in file_words or index.chunks_with(t, own).any() for t in terms) for terms in subjects
+            any(t in file_words or index.chunks_with(t, own).any() for t in terms) for terms in named_terms
         )
     most = max(named_by.values())
     if most == 0:

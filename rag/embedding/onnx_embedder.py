@@ -109,7 +109,7 @@ def exported(model_dir: Path) -> Path:
     """
     settings = _settings(model_dir)
     target = cache_root() / f"{model_dir.name}-{_identity(model_dir)}"
-    return _made_once(target, lambda staging: _export(model_dir, staging, settings))
+    return made_once(target, lambda staging: _export(model_dir, staging, settings))
 
 
 def quantized(folder: Path) -> Path:
@@ -124,10 +124,10 @@ def quantized(folder: Path) -> Path:
     Raises:
         RagError: onnxruntime's quantiser is missing or failed.
     """
-    return _made_once(folder.parent / f"{folder.name}-int8", lambda staging: _quantize(folder, staging))
+    return made_once(folder.parent / f"{folder.name}-int8", lambda staging: _quantize(folder, staging))
 
 
-def _made_once(target: Path, make: Callable[[Path], None]) -> Path:
+def made_once(target: Path, make: Callable[[Path], None]) -> Path:
     """``target`` as ``make(staging)`` writes it, made once across threads and processes (a
     file lock) in a staging folder renamed into place, so no reader sees half of one."""
     if (target / SETTINGS_FILE).is_file():
@@ -187,7 +187,7 @@ def _export(model_dir: Path, staging: Path, settings: dict[str, Any]) -> None:
                 opset_version=OPSET,
                 dynamo=False,  # the TorchScript exporter: no onnxscript needed, dynamic shapes
             )
-        _weights_apart(staging / MODEL_FILE)
+        weights_apart(staging / MODEL_FILE)
         shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         weights = next(
             model_dir / n for n in ("model.safetensors", "pytorch_model.bin") if (model_dir / n).is_file()
@@ -202,7 +202,7 @@ def _export(model_dir: Path, staging: Path, settings: dict[str, Any]) -> None:
         ) from error
 
 
-def _weights_apart(model_file: Path) -> None:
+def weights_apart(model_file: Path) -> None:
     """Rewrite ``model_file`` with its weights in WEIGHTS_FILE beside it (see WEIGHTS_FILE)."""
     import onnx
 

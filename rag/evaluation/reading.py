@@ -24,15 +24,16 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = frozenset(string.punctuation)
 
 
-def _normalise(text: str) -> str:
+def squad_normalise(text: str) -> str:
     """The official SQuAD script's normalisation: punctuation removed (not spaced), as published
     figures are computed (rag.evaluation.metrics spaces it, for whole-word containment)."""
     text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
-def _f1(prediction: str, gold: str) -> float:
-    pred, ref = _normalise(prediction).split(), _normalise(gold).split()
+def squad_f1(prediction: str, gold: str) -> float:
+    """Token F1 of two answers after :func:`squad_normalise` (the official SQuAD script's)."""
+    pred, ref = squad_normalise(prediction).split(), squad_normalise(gold).split()
     if not pred or not ref:
         return float(pred == ref)
     common = sum((collections.Counter(pred) & collections.Counter(ref)).values())
@@ -72,8 +73,8 @@ def reader_alone(dataset: Path, examples: list[Example]) -> dict[str, float]:
             best = reading.spans[0]
             predicted = texts[best.text_index][best.start : best.end]
         if example.answerable:
-            em = max(float(_normalise(predicted) == _normalise(g)) for g in example.answers)
-            f1 = max(_f1(predicted, g) for g in example.answers)
+            em = max(float(squad_normalise(predicted) == squad_normalise(g)) for g in example.answers)
+            f1 = max(squad_f1(predicted, g) for g in example.answers)
             scores["HasAns"].append((em, f1))
         else:
             scores["NoAns"].append((float(not predicted), float(not predicted)))

@@ -52,6 +52,12 @@ def test_a_question_in_a_new_process_never_imports_torch(embedder, built_seed_in
         f"print(answer.text); print([m for m in {heavy!r} if m in sys.modules])"
     )
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("RAG_")}
+    # The reader's one-time export (it needs torch) is made first, in the cache this process
+    # will use, as a first question on a new installation makes it.
+    warm = "from rag.answer.reader import shared_reader; shared_reader()"
+    subprocess.run(
+        [sys.executable, "-c", warm], cwd=ROOT, env={**env, "HF_HUB_OFFLINE": "1"}, check=True, timeout=600
+    )
     run = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
