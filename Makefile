@@ -41,7 +41,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --progress-bar on -e .
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+# Scanned PDF pages are read by Tesseract (rag/ingest/ocr.py), a program from the OS's
+# packages: installed when missing and apt-get can; otherwise scans are skipped with a
+# warning that names this fix, and everything else works.
+TESSERACT := /usr/bin/tesseract
+$(TESSERACT):
+	-@command -v apt-get >/dev/null && { $(SUDO) apt-get install -y -q tesseract-ocr tesseract-ocr-eng \
+	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q tesseract-ocr tesseract-ocr-eng; }; } \
+	  || echo "Tesseract is not installed: scanned PDFs will not be read (apt install tesseract-ocr)."
+
+install: $(STAMP) | $(TESSERACT)
 
 # The tests' and linters' packages (pytest, Playwright, ruff, mypy, import-linter) and the
 # [scale] extra the tests run (Milvus Lite, a local Ray).
@@ -90,9 +99,14 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(CHROMIUM):
 	$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium
 
+# The field cases' scanned page is drawn in DejaVu (../shared/field-cases F24).
+DEJAVU := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+$(DEJAVU):
+	$(SUDO) apt-get install -y fonts-dejavu-core || { $(SUDO) apt-get update && $(SUDO) apt-get install -y fonts-dejavu-core; }
+
 # bench-install too: tests/evaluation/test_bench.py runs the peers' benchmark code on a tiny input
 # through .venv-bench, so it cannot rot without the peers entering the product venv.
-test: install-dev install-llm bench-install $(CHROMIUM)
+test: install-dev install-llm bench-install $(CHROMIUM) $(DEJAVU)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 # The fast lane: no model, no browser, no benchmark data, no LLM (HashEmbedder stands in);

@@ -40,6 +40,14 @@ pytestmark = [
         ("F15", 4),  # an HTML page: the article only, its byline and date answer who/when
         ("F17", 1),  # CRLF: offsets hold for open(file).read()
         ("F19", 3),  # `rag index b.md` after `rag index a.md`: a.md kept
+        ("F20", 6),  # a two-column PDF page (also drawn row by row): sentences whole, in order
+        ("F21", 3),  # PDF sentences over line and page breaks: whole, cited where they start
+        ("F22", 4),  # a ruled PDF price table: the row with its header answers
+        ("F24", 4),  # a scanned PDF: read by OCR and cited as page 1
+        ("F25", 3),  # an .xlsx workbook: the row with its headers, citing the sheet
+        ("F27", 3),  # a .pptx deck with notes: a bullet answers, citing its slide
+        ("F28", 3),  # an .eml message: the body answers, the sender from the headers
+        ("F32", 5),  # two companies' reports: a third company, or an unstated fact, abstains
     ],
 )
 def test_field_case_passes(case, checks, tmp_path):

@@ -201,12 +201,20 @@ class ExtractiveAnswerer:
         allowed = [rank for rank, hit in enumerate(evidence[:k]) if id(hit) in named]
         ranked = [r for r in self._rank(candidates, matrix) if r[1].hit_rank in allowed]
         reading, spans = self._read(retrieval, candidates, allowed[:READ_DEPTH])
-        if spans and reading is not None and reading.margin > READER_LEADS_ABOVE:
+        if (
+            spans
+            and reading is not None
+            and reading.margin > READER_LEADS_ABOVE
+            and not self._is_table_row(next(iter(spans)))
+        ):
             # The sentences holding the reader's spans go first, best span first; the
             # features' order stays for the rest (second sentences, closest passages).
             # Only when the reader prefers a span to "no answer": when it does not, its
             # best span is a guess (a section title, another day's menu) and the
-            # features choose better (docs/answering.md).
+            # features choose better (docs/answering.md). Nor when its pick is a table
+            # row: rows differ only in their key cell, which the question names and the
+            # features match; the reader, reading rows as one text, picked a neighbouring
+            # row's figure ("the deposit for a sea kayak" → the canoe's).
             order = {candidate: n for n, candidate in enumerate(spans)}
             ranked.sort(key=lambda r: order.get(r[1], len(order)))
         if retrieval.expected in METADATA_TYPES:
@@ -303,7 +311,10 @@ class ExtractiveAnswerer:
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=confidence)
         chosen = self._choose(retrieval, assessment, max_sentences)
         citations = [self._citation(c, score, assessment.spans.get(c)) for score, c in chosen]
-        sentences = [AnswerSentence(readable(c.sentence), n) for n, c in enumerate(citations, 1)]
+        sentences = [
+            AnswerSentence(self._shown(candidate, citation), n)
+            for n, ((_, candidate), citation) in enumerate(zip(chosen, citations, strict=True), 1)
+        ]
         text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
         return Answer(
             retrieval.question, text, citations, abstained=False, confidence=confidence, sentences=sentences
@@ -341,6 +352,8 @@ class ExtractiveAnswerer:
             text = self._citation(candidate, score).sentence
             if text.split() == first.split():
                 continue  # the same sentence in another chunk
+            if self._is_table_row(ranked[0][1]) and self._is_table_row(candidate):
+                continue  # another row is another item, never more of the answer
             if first_holds and not all(c in text.lower().replace(",", "") for c in constraints):
                 continue
             chosen.append((score, candidate))
@@ -355,6 +368,18 @@ class ExtractiveAnswerer:
         else:
             yield answer.text + " "
         yield answer
+
+    def _is_table_row(self, candidate: Candidate) -> bool:
+        chunk = self.index.chunks[candidate.position]
+        return chunk.text.startswith("|", chunk.sentences[candidate.index_in_chunk].start - chunk.start)
+
+    def _shown(self, candidate: Candidate, citation: Citation) -> str:
+        """The sentence as the answer shows it: as written, except a table row, which is shown
+        read with its header ("Bike: Cargo bike; Per day: 45.00 EUR") as it was matched; the
+        citation keeps the row's exact span."""
+        if citation.sentence.startswith("|"):
+            return self.index.chunks[candidate.position].sentences[candidate.index_in_chunk].text
+        return readable(citation.sentence)
 
     def _citation(self, candidate: Candidate, score: float, span: tuple[int, int] | None = None) -> Citation:
         return Citation.of(self.index.chunks[candidate.position], candidate.index_in_chunk, score, span)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from rag.ingest.chunking import ChunkerSettings, chunk_sections
+from rag.ingest.formats import web_text
 from rag.ingest.structure import parse_sections
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class LocalBackend:
         chunked = []
         for document in documents:
             notify(0.0, f"Splitting {document.source} into passages")
-            sections = parse_sections(document.text, title=document.title)
+            sections = parse_sections(document.text, title=document.title, web=web_text(document.source))
             chunked.append(chunk_sections(document.source, document.text, sections, settings, embedder.fits))
         return chunked
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from rag.embedding.embedders import get_embedder
 from rag.errors import ConfigError, RagError
 from rag.ingest.chunking import chunk_sections
+from rag.ingest.formats import web_text
 from rag.ingest.structure import parse_sections
 from rag.records import Chunk
 
@@ -68,7 +69,7 @@ class SplitActor:
 
         out = []
         for source, text, title in zip(batch["source"], batch["text"], batch["title"], strict=True):
-            sections = parse_sections(str(text), title=str(title))
+            sections = parse_sections(str(text), title=str(title), web=web_text(str(source)))
             chunks = chunk_sections(str(source), str(text), sections, self.settings, self.embedder.fits)
             out.append(json.dumps([c.to_json() for c in chunks], ensure_ascii=False))
         return {"row": batch["row"], "chunks": out}

@@ -22,8 +22,10 @@ _WORD = re.compile(r"\S+")
 # Bump when cleaning, sectioning, sentence splitting or the lexical tokenizer change what an
 # index holds: the manifest records it, so old indexes are rebuilt instead of silently reused.
 # 5: CJK sentence ends, line-end hyphens joined, CRLF read as LF; 6: long "#" lines are
-# text, glued list numbers ("2Anthropic") left out of sentences
-PARSER_VERSION = 6
+# text, glued list numbers ("2Anthropic") left out of sentences; 7: PDFs read by layout
+# (sentences over line and page breaks, tables, no running headers), lines split at \n only,
+# the web-furniture filter kept to web text, OCR'd pages' sections titled so
+PARSER_VERSION = 7
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ _BOILERPLATE = re.compile(
 _MAX_BOILERPLATE_LINE = 160
 
 
-def is_boilerplate(line: str) -> bool:
-    """True for short navigation/newsletter lines and lines with no letters (emoji rows)."""
+def is_boilerplate(line: str, *, web: bool = True) -> bool:
+    """True for lines with no letters (emoji rows) and, in web text (``web``), short
+    navigation/newsletter lines."""
     stripped = line.strip()
     if not any(ch.isalpha() for ch in stripped):
         return True
-    return len(stripped) <= _MAX_BOILERPLATE_LINE and bool(_BOILERPLATE.search(stripped))
+    return web and len(stripped) <= _MAX_BOILERPLATE_LINE and bool(_BOILERPLATE.search(stripped))
 
 
 def repeat_key(text: str) -> str:

@@ -1,8 +1,12 @@
-"""Read the file formats people keep documents in — text, Markdown, PDF, HTML, Word — as text.
+"""Read the file formats people keep documents in as text: plain text and Markdown, PDF
+(scanned pages by OCR), HTML, Word, Excel and CSV, PowerPoint, and e-mail.
 
-The type is decided by the file's *content*, and the file name's suffix must agree with it:
-a ``.pdf`` that holds text, or a ``.txt`` that holds a ZIP archive, is refused rather than
-guessed at. Parsing is left to well-kept libraries (pypdf, trafilatura, python-docx).
+:data:`SUFFIX_KINDS` is the one registry of what is read: uploads, the folder watcher,
+``rag index`` and the type sniffing all take their list from it. The type is decided by the
+file's *content*, and the file name's suffix must agree with it: a ``.pdf`` that holds
+text, or a ``.txt`` that holds a ZIP archive, is refused rather than guessed at. Parsing is
+left to well-kept libraries (pdfplumber/pdfminer.six and Tesseract, trafilatura,
+python-docx, openpyxl, python-pptx, the standard library's csv and email).
 
 Offsets of citations into a PDF, HTML or Word document refer to the text returned here
 (``extract_text``), not to the file's bytes: the document viewer of the UI shows that text,
@@ -22,7 +26,6 @@ from pathlib import Path
 
 from rag.errors import DocumentError
 from rag.ingest.expansion import ContentBudget, PageClock, check_archive, check_html, pdf_limits
-from rag.records import PAGE_BREAK
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +39,20 @@ SUFFIX_KINDS = {
     ".htm": "html",
     ".pdf": "pdf",
     ".docx": "docx",
+    ".xlsx": "xlsx",
+    ".csv": "csv",
+    ".pptx": "pptx",
+    ".eml": "email",
 }
 SUFFIXES = frozenset(SUFFIX_KINDS)
 TEXT_SUFFIXES = frozenset(s for s, kind in SUFFIX_KINDS.items() if kind == "text")
 _DESCRIPTIONS = {
     "pdf": "a PDF",
     "docx": "a Word document",
+    "xlsx": "an Excel workbook",
+    "pptx": "a PowerPoint file",
+    "csv": "comma-separated values",
+    "email": "an e-mail message",
     "zip": "a ZIP archive",
     "binary": "a binary file",
     "html": "an HTML page",
@@ -110,6 +121,13 @@ def is_document(path: Path, root: Path, *, real_root: Path | None = None) -> boo
         )
     except (OSError, ValueError, RuntimeError):  # not under root, a link loop, an unreadable path
         return False
+
+
+def web_text(source: str) -> bool:
+    """Whether a document's text may hold a web page's furniture (navigation, newsletter
+    lines): text, Markdown and HTML files, and corpus ids without a known suffix (JSONL).
+    PDF, Office and e-mail text is printed or written matter, read whole."""
+    return SUFFIX_KINDS.get(Path(source).suffix.lower(), "text") in ("text", "html")
 
 
 def supported_types() -> str:
@@ -191,7 +209,8 @@ def _universal_newlines(text: str) -> str:
 
 
 def sniff(data: bytes) -> str:
-    """What the bytes hold: 'empty', 'pdf', 'docx', 'zip', 'binary', 'html' or 'text'."""
+    """What the bytes hold: 'empty', 'pdf', 'docx', 'xlsx', 'pptx', 'zip', 'binary', 'html' or
+    'text' (CSV and e-mail are text)."""
     if not data.strip():
         return "empty"
     head = data[:_SNIFF_BYTES]
@@ -204,9 +223,18 @@ def sniff(data: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                return "docx" if "word/document.xml" in archive.namelist() else "zip"
+                names = set(archive.namelist())
         except zipfile.BadZipFile:
             return "binary"
+        # Office Open XML: the part each kind of document cannot be without.
+        for part, kind in (
+            ("word/document.xml", "docx"),
+            ("xl/workbook.xml", "xlsx"),
+            ("ppt/presentation.xml", "pptx"),
+        ):
+            if part in names:
+                return kind
+        return "zip"
     if b"\0" in head:
         return "binary"
     if _HTML_START.match(head):
@@ -236,16 +264,20 @@ def extract_text(data: bytes, name: str) -> str:
     content = sniff(data)
     if content == "empty":
         raise DocumentError(f"{name} is empty.")
-    accepted = {"text": {"text", "html"}, "html": {"html", "text"}, "pdf": {"pdf"}, "docx": {"docx"}}[kind]
+    # Text-based kinds accept any text (an .eml or .csv is text, a .txt may hold markup).
+    accepted = {"text", "html"} if kind in ("text", "html", "csv", "email") else {kind}
     if content not in accepted:
         raise DocumentError(
             f"{name} is named {suffix} but its content is {describe(content)}; "
             f"only {describe(kind)} may be named {suffix}."
         )
-    reader = {"text": _read_text, "html": _read_html, "pdf": _read_pdf, "docx": _read_docx}[kind]
-    text = reader(data, name)
+    text = _READERS[kind](data, name)
     if not text.strip():
-        hint = " (a scanned PDF without a text layer? OCR is not supported)" if kind == "pdf" else ""
+        hint = ""
+        if kind == "pdf":
+            from rag.ingest.ocr import INSTALL_HINT, engine
+
+            hint = " (scanned pages, and no OCR engine: " + INSTALL_HINT + ")" if engine() is None else ""
         raise DocumentError(f"{name} holds no text{hint}.")
     return text
 
@@ -408,20 +440,57 @@ def _long_date(date: str | None) -> str:
 
 
 def _read_pdf(data: bytes, name: str) -> str:
+    """A PDF's text in reading order (:mod:`rag.ingest.pdf_layout`), scanned pages read by
+    OCR (:mod:`rag.ingest.ocr`); cached by the file's bytes (:mod:`rag.ingest.extracted`)."""
+    from rag.ingest.extracted import cached_text
+    from rag.ingest.ocr import engine
+
+    title = _check_pdf(data, name)
+    scans_unread = False
+
+    def extract() -> str:
+        nonlocal scans_unread
+        from rag.ingest.ocr import ocr_pages
+        from rag.ingest.pdf_layout import page_texts, read_layout
+
+        pages = read_layout(data, name)
+        scans_unread = bool(pages.scanned) and engine() is None
+        return page_texts(pages, ocr_pages(data, name, pages.scanned))
+
+    text = cached_text(data, extract)
+    if scans_unread:  # to be read again once an engine is installed: not kept
+        from rag.ingest.extracted import forget
+
+        forget(data)
+    return _with_title(title, text)
+
+
+def _check_pdf(data: bytes, name: str) -> str | None:
+    """Parse the PDF once with pypdf's bounded decoders and a per-page CPU clock, so a
+    decompression bomb or a page built to exhaust a reader is refused before the layout
+    analysis (pdfminer has no such bounds) reads it. Returns the document's title.
+
+    Raises:
+        DocumentError: password-protected, too large to read safely, or not a PDF.
+    """
     from pypdf import PdfReader
     from pypdf.errors import LimitReachedError, PyPdfError
 
     budget, clock = ContentBudget(name), PageClock(name)
-    pages = []
     try:
         with pdf_limits():
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted and not reader.decrypt(""):
                 raise DocumentError(f"{name} is password-protected; save an unprotected copy and add that.")
+            if len(reader.pages) > PDF_MAX_PAGES:
+                raise DocumentError(
+                    f"{name} has {len(reader.pages):,} pages, more than {PDF_MAX_PAGES:,}; split it into "
+                    "smaller documents."
+                )
             for number, page in enumerate(reader.pages, 1):
                 budget.spend(page)  # bounded before the page is parsed for its text
                 clock.start(number)  # and its parsing bounded in time, form XObjects included
-                pages.append(page.extract_text(visitor_operand_before=clock.check) or "")
+                page.extract_text(visitor_operand_before=clock.check)
             metadata = reader.metadata
             title = metadata.get("/Title") if metadata is not None else None
     except DocumentError:
@@ -433,9 +502,16 @@ def _read_pdf(data: bytes, name: str) -> str:
         ) from error
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as error:
         raise DocumentError(f"{name} cannot be read as a PDF ({type(error).__name__}: {error}).") from error
-    # A form feed on a line of its own between pages: a blank line, so a page's last line
-    # never runs into the next page, and a page break, so citations know their page.
-    return _with_title(str(title) if title else None, f"\n{PAGE_BREAK}\n".join(p.strip("\n") for p in pages))
+    title = " ".join(str(title or "").split())
+    # Titles that name no document: a generator's default, or the program and file it came from.
+    if title.casefold() in ("untitled", "untitled document", "none") or title.startswith("Microsoft Word - "):
+        return None
+    return title or None
+
+
+# Pages of one PDF read at most: a 2,000-page PDF would take minutes of layout analysis
+# (~25 pages/s here) and is better split; 1,000 covers the longest annual filings.
+PDF_MAX_PAGES = 1000
 
 
 def _row_cells(row) -> list[str]:  # noqa: ANN001 - a python-docx table row
@@ -481,3 +557,45 @@ def _read_docx(data: bytes, name: str) -> str:
             text = "#" * min(level, 6) + " " + text
         lines.append(text)
     return _with_title(document.core_properties.title, "\n\n".join(lines))
+
+
+def _read_xlsx(data: bytes, name: str) -> str:
+    from rag.ingest.office import read_xlsx
+
+    return _with_title(_stem_title(name), read_xlsx(data, name))
+
+
+def _read_csv(data: bytes, name: str) -> str:
+    from rag.ingest.office import read_csv
+
+    return _with_title(_stem_title(name), read_csv(_read_text(data, name), name))
+
+
+def _read_pptx(data: bytes, name: str) -> str:
+    from rag.ingest.office import read_pptx
+
+    return read_pptx(data, name)
+
+
+def _read_eml(data: bytes, name: str) -> str:
+    from rag.ingest.mail import read_eml
+
+    return read_eml(data, name)
+
+
+def _stem_title(name: str) -> str:
+    """A title from a file name, for formats without one: "office_figures.xlsx" → "office figures"."""
+    return " ".join(re.sub(r"[_\-.]+", " ", Path(name).stem).split())
+
+
+# kind -> its reader: (file bytes, name) -> text
+_READERS = {
+    "text": _read_text,
+    "html": _read_html,
+    "pdf": _read_pdf,
+    "docx": _read_docx,
+    "xlsx": _read_xlsx,
+    "csv": _read_csv,
+    "pptx": _read_pptx,
+    "email": _read_eml,
+}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from rag.ingest.cleaning import is_boilerplate, repeat_key
 from rag.ingest.text import normalise, split_sentences, undouble
-from rag.records import Section, Sentence
+from rag.records import Section, Sentence, page_at
 
 _BULLET = re.compile(r"^\s*•\s*")
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
@@ -36,6 +36,8 @@ _GLUED_NUMBER = re.compile(r"(\d{1,2})(?=[A-Z])")
 # chunk (quadratic: 80 KB took 39 s). Real Markdown headings are far shorter.
 _MAX_MARKDOWN_HEADING_WORDS = 40
 _CLOSING_PUNCTUATION = tuple('.!?:;,…"”)')
+# The line :mod:`rag.ingest.ocr` puts first on a page it read (kept in step with OCR_MARK there).
+_OCR_MARK = re.compile(r"^\[Page (\d+): scanned; text read by OCR\]$", re.M)
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,11 @@ class _Line:
 
 
 def _lines(original: str) -> list[_Line]:
+    """The non-blank lines of ``original``, split at ``\n`` only: a page break (``\f``)
+    inside a line is a sentence going on over a PDF page, whitespace like any other."""
     lines, offset = [], 0
-    for raw in original.splitlines(keepends=True):
+    for raw in original.split("\n"):
+        raw += "\n"
         body = raw.rstrip("\r\n")
         text = normalise(body)
         if text:
@@ -116,14 +121,20 @@ def _continues(previous: _Line, line: _Line) -> bool:
     return not previous.text.endswith(_CLOSING_PUNCTUATION) and line.text[0].islower()
 
 
-def parse_sections(original: str, title: str = "") -> list[Section]:
+def parse_sections(original: str, title: str = "", *, web: bool = True) -> list[Section]:
     """Turn a file's text into sections of de-duplicated, boilerplate-free sentences.
 
     Args:
         original: the document's text; sentence offsets point into it.
         title: the document title when the corpus gives one (JSONL corpora).
+        web: the text may hold a web page's furniture (text, Markdown, HTML, JSONL corpora):
+            short navigation and newsletter lines are dropped. False for PDF, Office and
+            e-mail text, where such words are body text ("back to the depot").
     """
     title = _shorten(title, 300)  # a corpus may give any title; every chunk repeats it
+    # Pages read by OCR (their text starts with the OCR mark line): their sections' titles
+    # say so ("… (OCR, p. 3)"), so every citation of them does.
+    ocr_pages = {page_at(original, m.start()) for m in _OCR_MARK.finditer(original)}
     every_line = _lines(original)
     # Table headers are found before boilerplate goes: the dash row under them is dropped.
     table_headers = {
@@ -131,7 +142,12 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
         for line, below in zip(every_line, every_line[1:], strict=False)  # each line and the next
         if _TABLE_ROW.match(line.text) and _TABLE_SEPARATOR.match(below.text)
     }
-    lines = [line for line in every_line if not is_boilerplate(line.text)]
+    lines = [
+        line
+        for line in every_line
+        if not _OCR_MARK.fullmatch(line.text)
+        and (_TABLE_ROW.match(line.text) or not is_boilerplate(line.text, web=web))
+    ]
     doc_title = title
     parent = title  # the article a heading belongs to, else the document title
     sections: list[Section] = []
@@ -139,6 +155,7 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
     seen: set[str] = set()
 
     heading_only: list[Sentence] = []  # a heading with no text yet: joins the next heading's section
+    ocr_page: int | None = None  # the OCR'd page the section being filled is on
 
     def close() -> None:
         nonlocal heading_only
@@ -147,6 +164,8 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
         if sentences:
             # Text before any heading is titled by its own opening words.
             fallback = title or doc_title or _shorten(sentences[0].text)
+            if ocr_page is not None:
+                fallback = f"{fallback} (OCR, p. {ocr_page})"
             sections.append(Section(fallback, tuple(sentences)))
         heading_only = []
 
@@ -154,6 +173,13 @@ def parse_sections(original: str, title: str = "") -> list[Section]:
     while i < len(lines):
         line = lines[i]
         following = lines[i + 1] if i + 1 < len(lines) else None
+        if ocr_pages:
+            page = page_at(original, line.start)
+            on_ocr_page = page if page in ocr_pages else None
+            if on_ocr_page != ocr_page:  # OCR text and printed text never share a section
+                close()
+                sentences, heading_only = [], []
+                ocr_page = on_ocr_page
         if line.start in table_headers:
             # Each data row is one sentence, read with its header ("Plan: Archive; Support:
             # Phone") so the header's words match; its span is the row as written. The

@@ -2,9 +2,12 @@
 
 PDFium (pypdfium2) renders the page and says where each character sits, so the mark is
 drawn over the sentence as printed, not over extracted text. The sentence is found on the
-page by its words: PDFium's text and pypdf's extracted text differ in spaces, line breaks
-and hyphens, never in the words. When the page or the sentence cannot be found, the caller
-shows the extracted text alone (the fallback view).
+page by its words: PDFium's text and the extracted text differ in spaces, line breaks,
+hyphens and table pipes, never in the words. A scanned page has no text layer: its words
+and their boxes come from OCR (:mod:`rag.ingest.ocr`, read again for the page shown and
+kept for the process). A sentence that goes on over a page break is marked on both pages.
+When the page or the sentence cannot be found, the caller shows the extracted text alone
+(the fallback view).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from html import escape
 from pathlib import Path
 
 from rag.ingest.text import join_line_hyphens
+from rag.records import PAGE_BREAK
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,52 @@ def _find(page_text: str, sentence: str) -> tuple[int, int] | None:
 
 def page_html(path: Path, page: int, sentence: str, css: str) -> str | None:
     """The 1-based ``page`` of the PDF at ``path`` as an image with ``sentence`` marked
-    (``css``: the mark's class), or None when it cannot be rendered."""
+    (``css``: the mark's class), and the next page too when the sentence goes on there;
+    None when it cannot be rendered."""
+    parts = [part for part in sentence.split(PAGE_BREAK)]
+    figures = [
+        _page_figure(path, page + i, part, css, first=i == 0) for i, part in enumerate(parts) if part.strip()
+    ]
+    if not figures or figures[0] is None:
+        return None
+    return "".join(f for f in figures if f)
+
+
+# Scanned pages' OCR words by (path, modification time, page): read once per process.
+_OCR_WORDS: dict[tuple[str, float, int], list] = {}
+
+
+def _ocr_boxes(path: Path, pdf_page, page: int, sentence: str) -> list[tuple[float, float, float, float]]:  # noqa: ANN001
+    """Boxes (left, top, right, bottom as fractions of the page) of the lines of ``sentence``
+    on a scanned page, found among its OCR words; [] when not found or no engine."""
+    from rag.ingest.ocr import engine, page_words
+
+    if engine() is None:
+        return []
+    key = (str(path), path.stat().st_mtime, page)
+    if key not in _OCR_WORDS:
+        _OCR_WORDS.clear()  # one document at a time: a scan's words are ~100 KB a page
+        _OCR_WORDS[key] = page_words(pdf_page)
+    words = _OCR_WORDS[key]
+    text = " ".join(w.text for w in words)
+    starts, cursor = [], 0
+    for w in words:
+        starts.append(cursor)
+        cursor += len(w.text) + 1
+    span = _find(text, sentence)
+    if span is None:
+        return []
+    chosen = [w for w, at in zip(words, starts, strict=True) if span[0] <= at < span[1]]
+    lines: dict[tuple[int, int, int], list] = {}
+    for w in chosen:
+        lines.setdefault(w.block, []).append(w)
+    return [
+        (min(w.left for w in ws), min(w.top for w in ws), max(w.right for w in ws), max(w.bottom for w in ws))
+        for ws in lines.values()
+    ]
+
+
+def _page_figure(path: Path, page: int, sentence: str, css: str, *, first: bool) -> str | None:
     import pypdfium2 as pdfium
 
     try:
@@ -60,6 +109,7 @@ def page_html(path: Path, page: int, sentence: str, css: str) -> str | None:
     except (pdfium.PdfiumError, OSError) as error:
         log.warning("Cannot render %s: %s", path.name, error)
         return None
+    scanned = False
     try:
         pages = len(document)
         if not 1 <= page <= pages:
@@ -67,17 +117,19 @@ def page_html(path: Path, page: int, sentence: str, css: str) -> str | None:
         pdf_page = document[page - 1]
         width, height = pdf_page.get_size()
         text_page = pdf_page.get_textpage()
-        span = _find(text_page.get_text_range(), sentence)
-        boxes = []
-        if span is not None:
-            start, end = span
-            for i in range(text_page.count_rects(start, end - start)):
-                left, bottom, right, top = text_page.get_rect(i)
-                boxes.append(
-                    f"<span class='rag-pdf-mark {escape(css)}' style='left:{100 * left / width:.2f}%;"
-                    f"top:{100 * (height - top) / height:.2f}%;width:{100 * (right - left) / width:.2f}%;"
-                    f"height:{100 * (top - bottom) / height:.2f}%'></span>"
-                )
+        boxes = []  # (left, top, right, bottom) as fractions of the page
+        if text_page.count_chars() < _MIN_TEXT_CHARS:
+            scanned = True
+            boxes = _ocr_boxes(path, pdf_page, page, sentence)
+        else:
+            span = _find(text_page.get_text_range(), sentence)
+            if span is not None:
+                start, end = span
+                for i in range(text_page.count_rects(start, end - start)):
+                    left, bottom, right, top = text_page.get_rect(i)
+                    boxes.append(
+                        (left / width, (height - top) / height, right / width, (height - bottom) / height)
+                    )
         image = pdf_page.render(scale=SCALE).to_pil()
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", optimize=True)
@@ -86,13 +138,23 @@ def page_html(path: Path, page: int, sentence: str, css: str) -> str | None:
         return None
     finally:
         document.close()
+    marks = "".join(
+        f"<span class='rag-pdf-mark {escape(css)}' style='left:{100 * left:.2f}%;top:{100 * top:.2f}%;"
+        f"width:{100 * (right - left):.2f}%;height:{100 * (bottom - top):.2f}%'></span>"
+        for left, top, right, bottom in boxes
+    )
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     where = "the cited sentence is marked" if boxes else "the sentence could not be located on the page"
-    # The first mark gets the id the panel scrolls to.
-    marks = "".join(boxes).replace("<span class=", "<span id='rag-target' class=", 1)
+    if scanned:
+        where = f"a scanned page, its text read by OCR; {where}"
+    if first:  # the first mark gets the id the panel scrolls to
+        marks = marks.replace("<span class=", "<span id='rag-target' class=", 1)
     return (
         f"<figure class='rag-pdf-page' data-page='{page}'><figcaption>Page {page} of {pages} "
         f"as printed; {where}.</figcaption><div class='rag-pdf-canvas'>"
         f"<img alt='Page {page} of {escape(path.name)}' src='data:image/png;base64,{data}'>"
         f"{marks}</div></figure>"
     )
+
+
+_MIN_TEXT_CHARS = 20  # fewer characters in the text layer: a scanned page (as rag.ingest.pdf_layout)

@@ -338,6 +338,90 @@ def test_a_pdf_citation_opens_its_page_with_the_sentence_marked(page, shots, tmp
     page.screenshot(path=str(shots / "11-pdf-page.png"))
 
 
+def _upload(page, path: Path) -> None:
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#upload input[type=file]", str(path))
+    page.wait_for_function(
+        "name => { const s = document.querySelector('#upload-status').innerText;"
+        " return /^Added .* in /.test(s) && s.includes(name); }",
+        arg=path.name,
+    )
+    page.get_by_role("tab", name="Chat").click()
+
+
+def _marked_page(page, answer, source: str, page_number: int):  # noqa: ANN202 - Playwright locators
+    """Open the answer's first citation's page view; returns (the citation card's text, the
+    figure, its first mark, the image)."""
+    answer.locator("a.rag-cite").first.click()
+    card = page.locator("#sources .rag-source.rag-active")
+    card.wait_for()
+    shown = card.inner_text()
+    assert source in shown
+    card.locator("a.rag-open").click()
+    figure = page.locator(f"#sources figure.rag-pdf-page[data-page='{page_number}']")
+    figure.wait_for()
+    image = figure.locator("img")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    mark = figure.locator("#rag-target.rag-pdf-mark")
+    mark.wait_for()
+    return shown, figure, mark, image
+
+
+def test_a_cited_table_row_and_an_ocr_sentence_are_boxed_on_the_page(page, shots, tmp_path):
+    """Issue 31: a PDF table row answers read with its header and is boxed where it is
+    printed; a scanned page is read by OCR, cited as such, and its sentence boxed on the image."""
+    import io as _io
+
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    prices = tmp_path / "kayak-prices.pdf"
+    table = Table(
+        [["Boat", "Per day", "Deposit"], ["Sea kayak", "55 EUR", "300 EUR"], ["Canoe", "40 EUR", "150 EUR"]]
+    )
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, (0, 0, 0))]))
+    intro = Paragraph("Boats are rented from the harbour kiosk.", getSampleStyleSheet()["Normal"])
+    SimpleDocTemplate(str(prices), title="Boat rental prices", invariant=1).build([intro, table])
+    _upload(page, prices)
+    answer, _, _ = ask(page, "What is the deposit for a sea kayak?")
+    assert answer.inner_text().startswith("Boat: Sea kayak; Per day: 55 EUR; Deposit: 300 EUR [1]")
+    _, figure, mark, image = _marked_page(page, answer, "kayak-prices.pdf", 1)
+    box, picture = mark.bounding_box(), image.bounding_box()
+    assert box is not None and picture is not None and box["width"] > 0
+    assert picture["y"] <= box["y"] < picture["y"] + picture["height"] / 3  # the table, near the top
+    figure.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "16-pdf-table-row.png"))
+
+    if shutil.which("tesseract") is None and not os.environ.get("CI"):
+        pytest.skip("Tesseract is not installed (make install adds it)")
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", 44)
+    scan = Image.new("L", (2480, 3508), 245)
+    draw = ImageDraw.Draw(scan)
+    for i, line in enumerate(
+        [
+            "Notice to the tenants of Lindeveien 8",
+            "The laundry room will be closed for repairs until 14 April.",
+            "Keys are kept by the caretaker, Ola Dahl.",
+        ]
+    ):
+        draw.text((220, 400 + 90 * i), line, font=font, fill=25)
+    buffer = _io.BytesIO()
+    scan.save(buffer, format="PDF", resolution=300)
+    (tmp_path / "laundry-notice.pdf").write_bytes(buffer.getvalue())
+    _upload(page, tmp_path / "laundry-notice.pdf")
+    answer, _, _ = ask(page, "Until when is the laundry room closed for repairs?")
+    assert "14 April" in answer.inner_text()
+    card, figure, mark, image = _marked_page(page, answer, "laundry-notice.pdf", 1)
+    assert "OCR, p. 1" in card
+    assert "text read by OCR" in figure.inner_text()
+    box, picture = mark.bounding_box(), image.bounding_box()
+    assert box is not None and picture is not None and box["width"] > picture["width"] / 4
+    assert picture["y"] + picture["height"] / 10 <= box["y"] < picture["y"] + picture["height"] / 4
+    figure.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "17-pdf-ocr-sentence.png"))
+
+
 @pytest.mark.parametrize("viewport", [(390, 844), (1920, 1080)], ids=["phone", "wide"])
 def test_blank_and_over_long_questions_are_held_back_in_the_box(browser, server, shots, viewport):
     """Issue 17 item 6: Ask is disabled for a blank box, the length shows against the limit,
