@@ -216,12 +216,17 @@ def answerability_features(
     sentence_terms = index.terms.sentences(candidate.position)
     around = set(sentence_terms[candidate.index_in_chunk]) | set(index.terms.title(candidate.position))
     around_text = [chunk.title, chunk.sentences[candidate.index_in_chunk].text]
-    if candidate.index_in_chunk:
+    # A table row stands alone: the row above is another item, and the reader, trained on
+    # prose, reads rows poorly (a decisive "no answer" on right rows), so its evidence is
+    # left out for a row (NaN: the model's mean) and a name or number of the question must
+    # be a whole cell word of the row ("Fjell 4" is not in "4,490").
+    row = chunk.text.startswith("|", chunk.sentences[candidate.index_in_chunk].start - chunk.start)
+    if candidate.index_in_chunk and not row:
         around |= sentence_terms[candidate.index_in_chunk - 1]
         around_text.append(chunk.sentences[candidate.index_in_chunk - 1].text)
     near_text = " ".join(around_text).lower()
     missing_near = [w for t, w in weights.items() if t not in around]
-    found_near = sum(c in near_text for c in constraints)
+    found_near = sum(names(near_text, c) if row else c in near_text for c in constraints)
     second = max((h.fused for h in evidence[1:]), default=0.0)
     return [
         top.dense,
@@ -240,12 +245,17 @@ def answerability_features(
         top.fused - second,
         float(retrieval.expected is not AnswerType.OPEN),
         min(len(weights), 10) / 10,
-        *_reader_features(reading),
+        *_reader_features(None if row else reading, unread=row),
     ]
 
 
-def _reader_features(reading: Reading | None) -> list[float]:
-    if reading is not None and math.isnan(reading.null):
+def names(text: str, constraint: str) -> bool:
+    """``constraint`` occurs in ``text`` as whole words, not inside a longer word or number."""
+    return re.search(rf"(?<![\w.,]){re.escape(constraint)}(?![\w]|[.,]\d)", text) is not None
+
+
+def _reader_features(reading: Reading | None, *, unread: bool = False) -> list[float]:
+    if unread or (reading is not None and math.isnan(reading.null)):
         return [math.nan, math.nan]  # not read (rag.answer.reader.UNREAD): no evidence either way
     if reading is None or not reading.spans:
         return [-20.0, -10.0]  # as a reader that found nothing: far below any real score

@@ -36,12 +36,13 @@ from rag.answer.answerability import (
     fully_supported,
     load_model,
     model_file,
+    names,
     question_constraints,
 )
 from rag.answer.reader import UNREAD, Reading, in_latin_script, numbers_as_written, shared_reader
 from rag.answer.subjects import naming_hits, subject_terms, unknown_subject
 from rag.config import check_weights
-from rag.ingest.lexical import coverage
+from rag.ingest.lexical import coverage, tokenize
 from rag.ingest.text import readable
 from rag.injection import looks_like_instruction
 from rag.records import NOT_FOUND, Answer, AnswerSentence, Citation
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 CONFIDENCE_DEPTH = 5
 # Passages the reader reads (the top ones after the reranker): see docs/answering.md.
 READ_DEPTH = 1
+# How far down the ranking a table row naming every name and number of the question is looked for.
+ROW_SEARCH = 20
 # The reader's margin (best span minus "no answer") above which its sentence leads.
 READER_LEADS_ABOVE = 0.0
 FEATURES = ("cosine", "focus", "context", "passage", "kind", "length")
@@ -217,6 +220,7 @@ class ExtractiveAnswerer:
             # row's figure ("the deposit for a sea kayak" → the canoe's).
             order = {candidate: n for n, candidate in enumerate(spans)}
             ranked.sort(key=lambda r: order.get(r[1], len(order)))
+        ranked = self._row_naming_the_question_first(retrieval, ranked)
         if retrieval.expected in METADATA_TYPES:
             # The byline or dateline answers "who wrote it" / "when was it published" however
             # few words it shares with the question: it goes first when one was retrieved.
@@ -306,7 +310,11 @@ class ExtractiveAnswerer:
             note = f"No document mentions “{assessment.unknown_subject}”."
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=0.0, note=note)
         doubted = confidence < threshold and not fully_supported(assessment.evidence_row)
-        if not ranked or (abstain and (doubted or model.vetoed(assessment.evidence_row))):
+        # A table row that is not about the item the question names is another item's row.
+        other_row = (
+            bool(ranked) and self._is_table_row(ranked[0][1]) and not self._row_fits(retrieval, ranked[0][1])
+        )
+        if not ranked or (abstain and (doubted or other_row or model.vetoed(assessment.evidence_row))):
             closest = [self._citation(c, s) for s, c in _one_per_passage(ranked)[:3]]
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=confidence)
         chosen = self._choose(retrieval, assessment, max_sentences)
@@ -368,6 +376,33 @@ class ExtractiveAnswerer:
         else:
             yield answer.text + " "
         yield answer
+
+    def _row_naming_the_question_first(
+        self, retrieval: Retrieval, ranked: list[tuple[float, Candidate]]
+    ) -> list[tuple[float, Candidate]]:
+        """When the best sentence is a table row that is not about what the question names,
+        the best row that is (:meth:`_row_fits`) goes first; when none is, the answer
+        abstains (see ``answer``): a row answers only for the item it names."""
+        if not ranked or not self._is_table_row(ranked[0][1]) or self._row_fits(retrieval, ranked[0][1]):
+            return ranked
+        better = next(
+            (r for r in ranked[1:ROW_SEARCH] if self._is_table_row(r[1]) and self._row_fits(retrieval, r[1])),
+            None,
+        )
+        return ranked if better is None else [better] + [r for r in ranked if r is not better]
+
+    def _row_fits(self, retrieval: Retrieval, candidate: Candidate) -> bool:
+        """A table row is about the question's item: its own cells (not the header) share a
+        word with the question ("Cargo bike" for "the cargo bike"; none for "a kayak"), and
+        it holds, with its section title, every name and number the question gives ("Fjell
+        4" is not the "Fjell 2 tent" row, and 4 is not in "4,490")."""
+        chunk = self.index.chunks[candidate.position]
+        sentence = chunk.sentences[candidate.index_in_chunk]
+        cells = chunk.text[sentence.start - chunk.start : sentence.end - chunk.start]
+        if not set(tokenize(cells)) & set(retrieval.terms):
+            return False
+        text = f"{chunk.title} {sentence.text}".lower()
+        return all(names(text, c) for c in question_constraints(retrieval.read_as))
 
     def _is_table_row(self, candidate: Candidate) -> bool:
         chunk = self.index.chunks[candidate.position]

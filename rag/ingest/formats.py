@@ -562,13 +562,14 @@ def _read_docx(data: bytes, name: str) -> str:
 def _read_xlsx(data: bytes, name: str) -> str:
     from rag.ingest.office import read_xlsx
 
-    return _with_title(_stem_title(name), read_xlsx(data, name))
+    # The file's name is the workbook's title: its first sheet's name would otherwise be.
+    return f"# {_stem_title(name)}\n\n{read_xlsx(data, name)}"
 
 
 def _read_csv(data: bytes, name: str) -> str:
     from rag.ingest.office import read_csv
 
-    return _with_title(_stem_title(name), read_csv(_read_text(data, name), name))
+    return f"# {_stem_title(name)}\n\n{read_csv(_read_text(data, name), name)}"
 
 
 def _read_pptx(data: bytes, name: str) -> str:

@@ -19,7 +19,7 @@ from rag.errors import DocumentError
 from rag.ingest.office import markdown_table
 
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
-_LABELS = {"From": "E-mail from", "To": "To", "Cc": "Cc", "Date": "Sent", "Subject": "Subject"}
+_LABELS = {"From": "E-mail from", "To": "To", "Cc": "Copy to", "Date": "Sent", "Subject": "Subject"}
 _QUOTE = re.compile(r"^\s*>\s?")
 # "On Tue, 10 Mar 2026 at 09:14, Jonas Berg <…> wrote:" and its common variants.
 _ATTRIBUTION = re.compile(r"^\s*(On\b.*\bwrote:|-{2,}\s*Original Message\s*-{2,}|From:\s.*)\s*$", re.I)
@@ -45,7 +45,7 @@ def read_eml(data: bytes, name: str) -> str:
     attachments = [part.get_filename() for part in message.iter_attachments() if part.get_filename()]
     if attachments:
         lines.append("Attachments: " + ", ".join(str(a) for a in attachments) + ".")
-    lines.append(_mark_quoted(body))
+    lines.append(_mark_quoted(_unwrap(body)))
     subject = header["Subject"]
     text = "\n\n".join(line for line in lines if line.strip())
     return f"{subject}\n\n{text}" if subject else text
@@ -75,6 +75,36 @@ def _body(message: EmailMessage) -> str:
 
         content = trafilatura.html2txt(content) or ""
     return content.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# A plain-text message is wrapped at ~72 characters; a line this long that runs on into
+# the next line of its paragraph was wrapped, not ended. Shorter lines (greetings,
+# signatures, list items) keep their breaks.
+_WRAPPED_LINE = 40
+
+
+def _unwrap(body: str) -> str:
+    """Join the hard-wrapped lines of each paragraph (quoted ones too), so a sentence is
+    never cut where the sender's program wrapped it ("arrived this morning at" / "08:40")."""
+    out: list[str] = []
+    for line in body.split("\n"):
+        previous = out[-1] if out else ""
+        quote = _QUOTE.match(line)
+        prefix_previous = _QUOTE.match(previous)
+        same_kind = bool(quote) == bool(prefix_previous)
+        content = _QUOTE.sub("", line) if quote else line
+        previous_content = _QUOTE.sub("", previous) if prefix_previous else previous
+        if (
+            same_kind
+            and len(previous_content.rstrip()) >= _WRAPPED_LINE
+            and content.strip()
+            and not content.lstrip().startswith(("-", "*", "•", ">"))
+            and not _ATTRIBUTION.match(line)
+        ):
+            out[-1] = previous.rstrip() + " " + content.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _mark_quoted(body: str) -> str:

@@ -3,7 +3,7 @@
 
 Tables come out as Markdown rows under their header row, so the structure parser reads each
 row with its header ("Office: Oslo; Q3 (kEUR): 845") while a citation keeps the row's exact
-span. A sheet is a section (``# Sheet``); a slide is a page (a page break between slides,
+span. A sheet is a section (``## Sheet``); a slide is a page (a page break between slides,
 so a citation's page is the slide's number) titled ``# Slide N: Title``, its speaker notes a
 section of their own under it.
 """
@@ -69,7 +69,7 @@ def _table_lines(rows: Iterable[list[str]]) -> list[str]:
 
 
 def read_xlsx(data: bytes, name: str) -> str:
-    """Each sheet a ``# Sheet`` section of Markdown rows; formulas give their saved values.
+    """Each sheet a ``## Sheet`` section of Markdown rows; formulas give their saved values.
 
     A formula cell without a saved value (a file written by a program, never opened in a
     spreadsheet) shows its formula.
@@ -108,7 +108,7 @@ def read_xlsx(data: bytes, name: str) -> str:
                 )
             lines = _table_lines(table)
             if lines:
-                parts.append(f"# {sheet.title}\n\n" + "\n".join(lines))
+                parts.append(f"## {sheet.title}\n\n" + "\n".join(lines))
     finally:
         values.close()
         formulas.close()
