@@ -106,7 +106,7 @@ $(DEJAVU):
 
 # bench-install too: tests/evaluation/test_bench.py runs the peers' benchmark code on a tiny input
 # through .venv-bench, so it cannot rot without the peers entering the product venv.
-test: install-dev install-llm bench-install $(CHROMIUM) $(DEJAVU)
+test: install-dev install-llm bench-install $(CHROMIUM) $(DEJAVU) | $(TESSERACT)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 # The fast lane: no model, no browser, no benchmark data, no LLM (HashEmbedder stands in);
@@ -125,8 +125,9 @@ lint: install-dev install-llm
 	$(BIN)/lint-imports
 
 # Speed and scale against LangChain and LlamaIndex: prints a table, writes bench/results.json.
-bench: install bench-install
+bench: install-dev bench-install
 	HF_HUB_OFFLINE=1 $(BENCH_BIN)/python -m bench.run --out bench/results.json
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.pdf_speed --out bench/pdf_speed.json
 
 # The reliability issue's load and race at full size (minutes; not part of `make test`):
 # loads during generation switches, 32 API clients, questions during a 1 MB upload, the

@@ -16,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT.parent / "shared" / "field-cases"
 
+NEAR_MISS = "its last check, a near-miss question, is answered instead of abstaining (issue 29)"
+
 pytestmark = [
     pytest.mark.model,
     pytest.mark.benchmark,
@@ -41,9 +43,14 @@ pytestmark = [
         ("F17", 1),  # CRLF: offsets hold for open(file).read()
         ("F19", 3),  # `rag index b.md` after `rag index a.md`: a.md kept
         ("F20", 6),  # a two-column PDF page (also drawn row by row): sentences whole, in order
-        ("F21", 3),  # PDF sentences over line and page breaks: whole, cited where they start
+        # F21 and F24 read and answer as they should; each ends with a near-miss question
+        # about a fact the document does not state ("How many employees …?" beside "employs
+        # bakers, drivers and shop staff"; a parking fee beside the rent), answered instead of
+        # abstaining: the reader's abstention (issue 29), not the layout. Strict: once they
+        # pass, the mark must go.
+        pytest.param("F21", 3, marks=pytest.mark.xfail(strict=True, reason=NEAR_MISS)),
         ("F22", 4),  # a ruled PDF price table: the row with its header answers
-        ("F24", 4),  # a scanned PDF: read by OCR and cited as page 1
+        pytest.param("F24", 4, marks=pytest.mark.xfail(strict=True, reason=NEAR_MISS)),
         ("F25", 3),  # an .xlsx workbook: the row with its headers, citing the sheet
         ("F27", 3),  # a .pptx deck with notes: a bullet answers, citing its slide
         ("F28", 3),  # an .eml message: the body answers, the sender from the headers

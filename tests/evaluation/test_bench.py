@@ -160,3 +160,23 @@ def test_builds_interleave_in_alternating_rounds_and_ratios_are_per_round(monkey
     assert out["llamaindex"]["build_speedup_int8_pooled"] == round((30 / 5 + 40 / 8) / 2, 2)
     assert out["rag_fp32_build_s"] == 24.0
     assert out["langchain"]["rag_build_s"] == 15.0 and out["langchain"]["query_speedup"] == 3.0
+
+
+@pytest.mark.model
+def test_tiny_pdf_speed_run_writes_every_figure(tmp_path):
+    """`make bench`'s PDF figures (issue 31): layout and OCR pages/s, a filing indexed."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("tesseract") is None:
+        pytest.skip("Tesseract is not installed (make install adds it)")
+    out = tmp_path / "pdf_speed.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.pdf_speed", "--tiny", "--out", str(out)], check=True, timeout=600
+    )
+    figures = json.loads(out.read_text())
+    assert figures["pages"] == 6 and figures["index_filing_chunks"] > 6
+    assert figures["layout_pages_per_s"] > 0 and figures["ocr_pages_per_s"] > 0
+    assert figures["ocr_chars_per_page"] > 1000  # the scan was read, not skipped

@@ -59,6 +59,27 @@ def test_a_sentence_wrapped_over_lines_and_a_page_is_one_sentence_cited_where_it
     assert page_at(text, found[0].start) == 1 and page_at(text, found[0].end) == 2
 
 
+def test_the_page_view_marks_a_sentence_over_a_page_break_on_both_pages(tmp_path):
+    from rag.ui.pdf_view import page_html
+
+    def draw(pdf, n):
+        lines = (
+            ["The plant opened in March. The bakery was founded in 2014 by"]
+            if n == 1
+            else ["Ingrid Solberg."]
+        )
+        _lines(pdf, lines, y=700)
+
+    path = tmp_path / "history.pdf"
+    path.write_bytes(_pdf(draw, pages=2))
+    text = extract_text(path.read_bytes(), path.name)
+    start = text.index("The bakery")
+    html = page_html(path, page_at(text, start), text[start : text.index("Solberg.") + 8], "rag-support")
+    assert html is not None
+    assert "data-page='1'" in html and "data-page='2'" in html
+    assert html.count("the cited sentence is marked") == 2 and html.count("id='rag-target'") == 1
+
+
 def test_two_columns_drawn_row_by_row_are_read_column_by_column():
     left = ["The council met on 4 March. The jetty", "repairs end in May, and lifeguards", "arrive in June."]
     right = ["The library boat returns. Children", "may borrow five books at a time", "without a card."]
@@ -265,3 +286,22 @@ def test_one_registry_of_formats_for_uploads_watching_and_indexing(tmp_path):
         buffer = io.BytesIO()
         Presentation().save(buffer)
         extract_text(buffer.getvalue(), "numbers.xlsx")
+
+
+def test_a_pdf_past_the_page_limit_or_locked_is_one_line():
+    from reportlab.lib.pdfencrypt import StandardEncryption
+
+    def draw(pdf, n):
+        pdf.drawString(72, 700, f"Page text {n}")
+
+    with pytest.raises(DocumentError, match=r"^long\.pdf has 1,001 pages, more than 1,000; split it"):
+        extract_text(_pdf(draw, pages=1001), "long.pdf")
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    locked = canvas.Canvas(buffer, encrypt=StandardEncryption("secret", canPrint=0))
+    locked.drawString(72, 700, "Salaries for 2026.")
+    locked.showPage()
+    locked.save()
+    with pytest.raises(DocumentError, match=r"^locked\.pdf is password-protected; save an unprotected copy"):
+        extract_text(buffer.getvalue(), "locked.pdf")
