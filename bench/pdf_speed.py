@@ -30,7 +30,7 @@ def _paragraph(seed: int, words: int = 110) -> str:
     return " ".join(WORDS[(seed * 7 + i * 3) % len(WORDS)] for i in range(words)).capitalize() + "."
 
 
-def filing(pages: int) -> bytes:
+def filing(pages: int, company: str = "Example Holdings ASA") -> bytes:
     """A filing-like report of ``pages`` pages (see the module docstring)."""
     from reportlab.lib import colors
     from reportlab.lib.styles import getSampleStyleSheet
@@ -59,7 +59,7 @@ def filing(pages: int) -> bytes:
 
     def header(canvas, document):  # noqa: ANN001 - reportlab's callback
         canvas.setFont("Helvetica", 8)
-        canvas.drawString(72, 810, "Example Holdings ASA - Annual Report 2025")
+        canvas.drawString(72, 810, f"{company} - Annual Report 2025")
         canvas.drawString(500, 30, f"Page {document.page}")
 
     buffer = io.BytesIO()
@@ -113,7 +113,8 @@ def main() -> int:
         ocr_s = time.perf_counter() - started
         folder = Path(scratch) / "docs"
         folder.mkdir()
-        (folder / "filing2.pdf").write_bytes(filing(pages))  # other bytes than above: not cached
+        # Another company's report: other bytes than above, so nothing comes from the cache.
+        (folder / "filing2.pdf").write_bytes(filing(pages, "Other Holdings ASA"))
         started = time.perf_counter()
         built = build_index(load_paths([folder]), Path(scratch) / "index")
         index_s = time.perf_counter() - started

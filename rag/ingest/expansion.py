@@ -17,6 +17,7 @@ import contextlib
 import io
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,7 +45,7 @@ def _megabytes(size: int) -> str:
     return f"{size / MIB:,.0f} MB"
 
 
-def check_archive(data: bytes, name: str) -> None:
+def check_archive(data: bytes, name: str, what: str = "Word file") -> None:
     """Refuse a zip-based document (.docx) that unpacks to more than the limits, counting the
     bytes as they are inflated rather than trusting the sizes the archive declares.
 
@@ -54,6 +55,8 @@ def check_archive(data: bytes, name: str) -> None:
     ``document.xml`` that inflates to 1 GB) fails zipfile's size and CRC-32 check there,
     after about one chunk: zipfile's own ``read()`` of such a member would first inflate up
     to 2 GiB into memory and only then cut it to the declared size.
+
+    ``what`` names the kind in the message ("Word file", "Excel workbook", …).
 
     Raises:
         DocumentError: it unpacks to more than ZIP_MAX_EXPANDED, or one XML part to more
@@ -66,9 +69,9 @@ def check_archive(data: bytes, name: str) -> None:
             _check_declared(members, name)
             for member in members:
                 _inflate_counted(archive, member, name)
-    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError) as error:
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, NotImplementedError) as error:
         raise DocumentError(
-            f"{name} is not a readable Word file ({error}): a damaged archive, or one that misstates "
+            f"{name} is not a readable {what} ({error}): a damaged archive, or one that misstates "
             "what it unpacks to (a decompression bomb)."
         ) from error
 

@@ -80,7 +80,7 @@ def read_xlsx(data: bytes, name: str) -> str:
     """
     from openpyxl import load_workbook
 
-    check_archive(data, name)
+    check_archive(data, name, "Excel workbook")
     try:
         values = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         formulas = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
@@ -151,7 +151,7 @@ def read_pptx(data: bytes, name: str) -> str:
     """
     from pptx import Presentation
 
-    check_archive(data, name)
+    check_archive(data, name, "PowerPoint file")
     try:
         deck = Presentation(io.BytesIO(data))
     except Exception as error:  # python-pptx raises zip, KeyError and XML errors on bad files

@@ -305,3 +305,22 @@ def test_a_pdf_past_the_page_limit_or_locked_is_one_line():
     locked.save()
     with pytest.raises(DocumentError, match=r"^locked\.pdf is password-protected; save an unprotected copy"):
         extract_text(buffer.getvalue(), "locked.pdf")
+
+
+def test_a_damaged_workbook_or_deck_is_one_line_naming_its_kind():
+    from openpyxl import Workbook
+    from pptx import Presentation
+
+    book, deck = io.BytesIO(), io.BytesIO()
+    Workbook().save(book)
+    Presentation().save(deck)
+    for data, name, kind in (
+        (book.getvalue(), "cut.xlsx", "Excel workbook"),
+        (deck.getvalue(), "cut.pptx", "PowerPoint file"),
+    ):
+        with pytest.raises(
+            DocumentError, match=rf"^{name.replace('.', '[.]')} is not a readable {kind} \("
+        ) as error:
+            damaged = data[:200] + bytes(b ^ 0xFF for b in data[200:400]) + data[400:]  # a member's bytes
+            extract_text(damaged, name)
+        assert "\n" not in str(error.value)
