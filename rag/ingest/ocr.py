@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import re
 import shutil
@@ -27,6 +28,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DPI = 300  # Tesseract's accuracy is best at ~300 dpi for body text
+MAX_PIXELS = 40_000_000  # a page image at most this large (A3 at 300 dpi is ~17.4 million)
+# Scanned pages of one document read at most (2.2 s a page here: ~7 minutes); the rest are
+# reported, so a 1,000-page scan cannot hold the indexing for most of an hour.
+MAX_OCR_PAGES = 200
 # A page is read only when it has at least this many words of confidence >= WORD_CONFIDENCE
 # and their mean confidence (0–100, Tesseract's) is at least PAGE_CONFIDENCE.
 WORD_CONFIDENCE = 60
@@ -75,7 +80,10 @@ def page_words(page: Any) -> list[Word]:
 
     if engine() is None:
         raise RuntimeError(f"no OCR engine: {INSTALL_HINT}")
-    image = page.render(scale=DPI / 72, grayscale=True).to_pil()
+    # At most MAX_PIXELS: a page declared metres wide would otherwise render to gigabytes.
+    width_pt, height_pt = page.get_size()
+    scale = min(DPI / 72, math.sqrt(MAX_PIXELS / max(width_pt * height_pt, 1.0)))
+    image = page.render(scale=scale, grayscale=True).to_pil()
     width, height = image.size
     with _one_thread():
         data = pytesseract.image_to_data(image, lang="eng", output_type=pytesseract.Output.DICT)
@@ -193,6 +201,16 @@ def ocr_pages(data: bytes, name: str, pages: list[int]) -> dict[int, str]:
         return {}
     import pypdfium2 as pdfium
 
+    if len(pages) > MAX_OCR_PAGES:
+        log.warning(
+            "%s: %d pages are scanned; only the first %d are read by OCR (about %d minutes); "
+            "split the file to have the rest read.",
+            name,
+            len(pages),
+            MAX_OCR_PAGES,
+            MAX_OCR_PAGES * 2 // 60,
+        )
+        pages = pages[:MAX_OCR_PAGES]
     out: dict[int, str] = {}
     document = pdfium.PdfDocument(data)
     try:

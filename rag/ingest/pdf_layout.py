@@ -51,7 +51,8 @@ _PAGE_NUMBER = re.compile(
 _SENTENCE_END = tuple('.!?:;…"”’)]')
 _HEADING_MAX_LINES = 2
 _HEADING_MAX_WORDS = 14  # as the structure parser's headings
-MIN_TEXT_CHARS = 20  # a page with fewer characters of text than this is treated as a scan
+MIN_TEXT_CHARS = 20  # a page with fewer characters of text than this may be a scan…
+SCAN_IMAGE_SHARE = 0.3  # …when images cover at least this share of it (not a blank page or a chart)
 
 
 @dataclass
@@ -193,6 +194,13 @@ def _in_columns(blocks: list[_Block], width: float) -> list[_Block]:
     return ordered
 
 
+def _image_share(page: Any) -> float:
+    """The share of the page's area its images cover (overlaps counted twice; at most 1)."""
+    area = float(page.width * page.height) or 1.0
+    covered = sum(max(0.0, float((i["x1"] - i["x0"]) * (i["bottom"] - i["top"]))) for i in page.images)
+    return min(1.0, covered / area)
+
+
 def _text_boxes(container: Any) -> list[Any]:
     """pdfminer's text boxes of a page in its order, those inside figures (forms) included."""
     from pdfminer.layout import LTFigure, LTTextBox
@@ -263,7 +271,7 @@ def read_layout(data: bytes, name: str) -> PdfPages:
                         len(blocks),
                     )
                     blocks.insert(at, _Block([], top, bottom, x0=x0, x1=x1, table=rows))
-                if chars < MIN_TEXT_CHARS:
+                if chars < MIN_TEXT_CHARS and _image_share(page) >= SCAN_IMAGE_SHARE:
                     out.scanned.append(number)
                 out.blocks.append(blocks)
     except DocumentError:

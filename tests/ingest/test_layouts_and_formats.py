@@ -324,3 +324,17 @@ def test_a_damaged_workbook_or_deck_is_one_line_naming_its_kind():
             damaged = data[:200] + bytes(b ^ 0xFF for b in data[200:400]) + data[400:]  # a member's bytes
             extract_text(damaged, name)
         assert "\n" not in str(error.value)
+
+
+def test_a_page_of_drawings_without_text_is_not_taken_for_a_scan(caplog):
+    def draw(pdf, n):
+        if n == 1:
+            _lines(pdf, ["The chart on the next page shows the quarterly sales."])
+        else:
+            for i in range(6):  # a bar chart: vector shapes, no text, no image
+                pdf.rect(100 + 60 * i, 300, 40, 50 + 30 * i, fill=1)
+
+    with caplog.at_level(logging.WARNING):
+        text = extract_text(_pdf(draw, pages=2), "chart.pdf")
+    assert "quarterly sales" in text and "OCR" not in text
+    assert not [r for r in caplog.records if "scanned" in r.getMessage()]
