@@ -26,6 +26,7 @@ from pathlib import Path
 
 from rag.errors import DocumentError
 from rag.ingest.expansion import ContentBudget, PageClock, check_archive, check_html, pdf_limits
+from rag.ingest.office import markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -361,13 +362,6 @@ def _html_title(html: str) -> str | None:
 _MAX_CELL_CHARS = 300  # longer cells mean a layout table (a page built from tables), not data
 
 
-def _markdown_rows(rows: list[list[str]]) -> list[str]:
-    """A table as Markdown rows, the first row as header: what the structure parser reads."""
-    width = max(len(row) for row in rows)
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows[1:]]
-
-
 def _tables_as_rows(html: str):  # noqa: ANN202 - an lxml element, imported lazily
     """The page with each data table replaced by one paragraph per Markdown row, or None
     when it has no such table (or cannot be parsed; trafilatura then reads it as it is).
@@ -400,7 +394,7 @@ def _tables_as_rows(html: str):  # noqa: ANN202 - an lxml element, imported lazi
         if len(rows) < 2 or any(len(cell) > _MAX_CELL_CHARS for row in rows for cell in row):
             continue
         block = lxml.html.Element("div")
-        for line in _markdown_rows(rows):
+        for line in markdown_table(rows):
             paragraph = lxml.html.Element("p")
             paragraph.text = line
             block.append(paragraph)
@@ -545,7 +539,7 @@ def _read_docx(data: bytes, name: str) -> str:
             rows = [_row_cells(row) for row in block.rows]
             rows = [row for row in rows if any(row)]
             if rows:
-                lines.append("\n".join(_markdown_rows(rows)) if len(rows) > 1 else " ".join(rows[0]))
+                lines.append("\n".join(markdown_table(rows)) if len(rows) > 1 else " ".join(rows[0]))
             continue
         text = block.text.strip()
         if not text:

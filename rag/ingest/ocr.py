@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rag.ingest.text import join_printed_lines
+
 log = logging.getLogger(__name__)
 
 DPI = 300  # Tesseract's accuracy is best at ~300 dpi for body text
@@ -148,15 +150,7 @@ def words_as_text(words: list[Word]) -> str:
         else:
             paragraphs[-1].append(texts)
         last = key
-    out = []
-    for lines in paragraphs:
-        text = " ".join(lines[0])
-        for texts in lines[1:]:
-            joined = " ".join(texts)
-            hyphen = re.search(r"[^\W\d_][-\u00ad]$", text) and joined[:1].islower()
-            text += ("\n" if hyphen else " ") + joined
-        out.append(text)
-    return "\n\n".join(out)
+    return "\n\n".join(join_printed_lines([" ".join(words) for words in lines]) for lines in paragraphs)
 
 
 def _heading_above(

@@ -33,6 +33,7 @@ from typing import Any
 
 from rag.errors import DocumentError
 from rag.ingest.office import markdown_table
+from rag.ingest.text import join_printed_lines
 from rag.records import PAGE_BREAK
 
 log = logging.getLogger(__name__)
@@ -334,18 +335,6 @@ def _mark_headings(pages: PdfPages) -> None:
                 b.heading = b.size > body_size + 0.5 or (b.bold and not body_bold and b.size >= body_size)
 
 
-def _paragraph(lines: list[str]) -> str:
-    """Printed lines as one paragraph: spaces between them, except after a line-end hyphen
-    before a lower-case letter, which keeps its line break for matching to join the word."""
-    text = lines[0]
-    for line in lines[1:]:
-        if re.search(r"[^\W\d_][-\u00ad]$", text) and line[:1].islower():
-            text += "\n" + line
-        else:
-            text += " " + line
-    return text
-
-
 def page_texts(pages: PdfPages, ocr_text: dict[int, str]) -> str:
     """The document's text: blocks as paragraphs (blank lines between them), tables as
     Markdown rows, pages separated by a page break, and a paragraph that stops mid-sentence
@@ -368,7 +357,7 @@ def page_texts(pages: PdfPages, ocr_text: dict[int, str]) -> str:
                     pieces.append(("\n".join(markdown_table(block.table)), False))
                     open_paragraph = False
                     continue
-                text = _paragraph(block.lines)
+                text = join_printed_lines(block.lines)
                 goes_on = open_paragraph and not (block.heading or block.fresh or _LABEL.match(text))
                 pieces.append((text, bool(goes_on)))
                 open_paragraph = not block.heading and not text.endswith(_SENTENCE_END)

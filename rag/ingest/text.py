@@ -35,6 +35,17 @@ def join_line_hyphens(text: str) -> str:
     return _LINE_HYPHEN.sub("", text) if "\n" in text else text
 
 
+def join_printed_lines(lines: list[str]) -> str:
+    """Printed lines as one paragraph: spaces between them, except after a line-end hyphen
+    before a lower-case letter, which keeps its line break so matching joins the word
+    (:func:`join_line_hyphens`) while the text keeps it as printed. For PDF and OCR text."""
+    text = lines[0] if lines else ""
+    for line in lines[1:]:
+        broken = text[-1:] in "-\u00ad" and text[-2:-1].isalpha() and line[:1].islower()
+        text += ("\n" if broken else " ") + line
+    return text
+
+
 def readable(text: str) -> str:
     """A span as an answer shows it: broken words joined, whitespace collapsed (no NFKC)."""
     return _WHITESPACE.sub(" ", join_line_hyphens(text)).strip()
