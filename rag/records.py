@@ -58,6 +58,11 @@ class Chunk:
     sentences: tuple[Sentence, ...]
     page: int | None = None  # 1-based page where ``text`` starts, for paged documents (PDFs)
 
+    def is_table_row(self, index: int) -> bool:
+        """Whether sentence ``index`` is a table row: its span is a Markdown row ("| … |"), its
+        text the row read with its header."""
+        return self.text.startswith("|", self.sentences[index].start - self.start)
+
     @property
     def clean_text(self) -> str:
         """The chunk's cleaned sentences joined by spaces (what is matched, not what is cited)."""

@@ -220,7 +220,7 @@ def answerability_features(
     # prose, reads rows poorly (a decisive "no answer" on right rows), so its evidence is
     # left out for a row (NaN: the model's mean) and a name or number of the question must
     # be a whole cell word of the row ("Fjell 4" is not in "4,490").
-    row = chunk.text.startswith("|", chunk.sentences[candidate.index_in_chunk].start - chunk.start)
+    row = chunk.is_table_row(candidate.index_in_chunk)
     if candidate.index_in_chunk and not row:
         around |= sentence_terms[candidate.index_in_chunk - 1]
         around_text.append(chunk.sentences[candidate.index_in_chunk - 1].text)

@@ -405,8 +405,7 @@ class ExtractiveAnswerer:
         return all(names(text, c) for c in question_constraints(retrieval.read_as))
 
     def _is_table_row(self, candidate: Candidate) -> bool:
-        chunk = self.index.chunks[candidate.position]
-        return chunk.text.startswith("|", chunk.sentences[candidate.index_in_chunk].start - chunk.start)
+        return self.index.chunks[candidate.position].is_table_row(candidate.index_in_chunk)
 
     def _shown(self, candidate: Candidate, citation: Citation) -> str:
         """The sentence as the answer shows it: as written, except a table row, which is shown

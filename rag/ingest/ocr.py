@@ -4,7 +4,7 @@ model in ``tesseract-ocr-eng``) through pytesseract, on the page rendered by PDF
 Why Tesseract: it runs on the CPU with models that install from a package, it is the
 maintained engine the field uses for printed text, and it reports each word's box and
 confidence, which the document view needs to mark an OCR'd sentence on the page image
-(docs/formats.md compares it with an ONNX engine).
+(docs/formats.md).
 
 An OCR'd page's text starts with :data:`OCR_MARK`'s line, so the structure parser can say
 "OCR, p. N" in the citation and the document view shows where the text came from. A page
@@ -40,7 +40,8 @@ WORD_CONFIDENCE = 60
 PAGE_CONFIDENCE = 70
 MIN_WORDS = 5
 OCR_MARK = "[Page {page}: scanned; text read by OCR]"
-OCR_MARK_LINE = re.compile(r"^\[Page (\d+): scanned; text read by OCR\]$")
+# That line as the structure parser finds it in a document's text (a line of its own).
+OCR_MARK_LINE = re.compile(r"^\[Page (\d+): scanned; text read by OCR\]$", re.M)
 INSTALL_HINT = (
     "install Tesseract (Debian/Ubuntu: `apt install tesseract-ocr tesseract-ocr-eng`) and index it again"
 )

@@ -4,8 +4,8 @@ Why pdfplumber: of the three maintained readers compared on the field cases and 
 filing (docs/formats.md), pypdf and PDFium's text follow the content stream, so a page drawn
 row by row across two columns comes out spliced, and neither finds tables; pdfminer groups
 characters into lines and text boxes by position and orders the boxes column by column,
-and pdfplumber adds a ruled-table finder over the same parse. It is pure Python (~15–40
-pages/s here), so its result is cached (:mod:`rag.ingest.extracted`).
+and pdfplumber adds a ruled-table finder over the same parse. It is pure Python (12 pages/s
+here, docs/formats.md), so its result is cached (:mod:`rag.ingest.extracted`).
 
 What this module adds on top, using what the page shows:
 

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from rag.ingest.cleaning import is_boilerplate, repeat_key
+from rag.ingest.ocr import OCR_MARK_LINE  # the line that starts a page read by OCR
 from rag.ingest.text import normalise, split_sentences, undouble
 from rag.records import Section, Sentence, page_at
 
@@ -36,8 +37,6 @@ _GLUED_NUMBER = re.compile(r"(\d{1,2})(?=[A-Z])")
 # chunk (quadratic: 80 KB took 39 s). Real Markdown headings are far shorter.
 _MAX_MARKDOWN_HEADING_WORDS = 40
 _CLOSING_PUNCTUATION = tuple('.!?:;,…"”)')
-# The line :mod:`rag.ingest.ocr` puts first on a page it read (kept in step with OCR_MARK there).
-_OCR_MARK = re.compile(r"^\[Page (\d+): scanned; text read by OCR\]$", re.M)
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def parse_sections(original: str, title: str = "", *, web: bool = True) -> list[
     title = _shorten(title, 300)  # a corpus may give any title; every chunk repeats it
     # Pages read by OCR (their text starts with the OCR mark line): their sections' titles
     # say so ("… (OCR, p. 3)"), so every citation of them does.
-    ocr_pages = {page_at(original, m.start()) for m in _OCR_MARK.finditer(original)}
+    ocr_pages = {page_at(original, m.start()) for m in OCR_MARK_LINE.finditer(original)}
     every_line = _lines(original)
     # Table headers are found before boilerplate goes: the dash row under them is dropped.
     table_headers = {
@@ -145,7 +144,7 @@ def parse_sections(original: str, title: str = "", *, web: bool = True) -> list[
     lines = [
         line
         for line in every_line
-        if not _OCR_MARK.fullmatch(line.text)
+        if not OCR_MARK_LINE.fullmatch(line.text)
         and (_TABLE_ROW.match(line.text) or not is_boilerplate(line.text, web=web))
     ]
     doc_title = title
