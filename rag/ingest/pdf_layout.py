@@ -1,7 +1,7 @@
 """A PDF's text in reading order, by pdfminer.six's layout analysis (through pdfplumber).
 
-Why pdfplumber: of the three maintained readers compared on the field cases and a real
-filing (docs/formats.md), pypdf and PDFium's text follow the content stream, so a page drawn
+Why pdfplumber: of the three maintained readers compared on the field cases
+(docs/formats.md), pypdf and PDFium's text follow the content stream, so a page drawn
 row by row across two columns comes out spliced, and neither finds tables; pdfminer groups
 characters into lines and text boxes by position and orders the boxes column by column,
 and pdfplumber adds a ruled-table finder over the same parse. It is pure Python (12 pages/s
