@@ -4,7 +4,7 @@ Why pdfplumber: of the three maintained readers compared on the field cases
 (docs/formats.md), pypdf and PDFium's text follow the content stream, so a page drawn
 row by row across two columns comes out spliced, and neither finds tables; pdfminer groups
 characters into lines and text boxes by position and orders the boxes column by column,
-and pdfplumber adds a ruled-table finder over the same parse. It is pure Python (12 pages/s
+and pdfplumber adds a ruled-table finder over the same parse. It is pure Python (22 pages/s
 here, docs/formats.md), so its result is cached (:mod:`rag.ingest.extracted`).
 
 What this module adds on top, using what the page shows:
@@ -202,6 +202,17 @@ def _image_share(page: Any) -> float:
     return min(1.0, covered / area)
 
 
+def _has_rules(container: Any) -> bool:
+    """Whether the page draws any line, rectangle or curve (a ruled table needs them): pages
+    of prose skip the table search, which converts every character of the page into
+    pdfplumber's objects (half the reading time of a text page)."""
+    from pdfminer.layout import LTCurve, LTFigure
+
+    return any(
+        isinstance(item, LTCurve) or (isinstance(item, LTFigure) and _has_rules(item)) for item in container
+    )
+
+
 def _text_boxes(container: Any) -> list[Any]:
     """pdfminer's text boxes of a page in its order, those inside figures (forms) included."""
     from pdfminer.layout import LTFigure, LTTextBox
@@ -230,8 +241,12 @@ def read_layout(data: bytes, name: str) -> PdfPages:
             for number, page in enumerate(pdf.pages, 1):
                 height = float(page.height)
                 out.heights.append(height)
-                settings = {"explicit_vertical_lines": _table_sides(page)}
-                tables = [t for t in page.find_tables(settings) if len(t.rows) >= 2 and len(t.columns) >= 2]
+                tables = []
+                if _has_rules(page.layout):  # pdfplumber's objects cost more than the layout itself
+                    settings = {"explicit_vertical_lines": _table_sides(page)}
+                    tables = [
+                        t for t in page.find_tables(settings) if len(t.rows) >= 2 and len(t.columns) >= 2
+                    ]
                 table_boxes = [t.bbox for t in tables]  # (x0, top, x1, bottom), top-down
                 blocks: list[_Block] = []
                 chars = 0
