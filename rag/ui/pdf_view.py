@@ -5,20 +5,22 @@ drawn over the sentence as printed, not over extracted text. The sentence is fou
 page by its words: PDFium's text and the extracted text differ in spaces, line breaks,
 hyphens and table pipes, never in the words. A scanned page has no text layer: its words
 and their boxes come from OCR (:mod:`rag.ingest.ocr`, read again for the page shown and
-kept for the process). A sentence that goes on over a page break is marked on both pages.
-When the page or the sentence cannot be found, the caller shows the extracted text alone
-(the fallback view).
+kept for the process, a few pages at a time). A sentence that goes on over a page break is
+marked on both pages. When the page or the sentence cannot be found, the caller shows the
+extracted text alone (the fallback view).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import logging
 import re
 from html import escape
 from pathlib import Path
 
+from rag.ingest.pdf_layout import MIN_TEXT_CHARS  # fewer characters in the text layer: a scan
 from rag.ingest.text import join_line_hyphens
 from rag.records import PAGE_BREAK
 
@@ -58,7 +60,7 @@ def page_html(path: Path, page: int, sentence: str, css: str) -> str | None:
     """The 1-based ``page`` of the PDF at ``path`` as an image with ``sentence`` marked
     (``css``: the mark's class), and the next page too when the sentence goes on there;
     None when it cannot be rendered."""
-    parts = [part for part in sentence.split(PAGE_BREAK)]
+    parts = sentence.split(PAGE_BREAK)
     figures = [
         _page_figure(path, page + i, part, css, first=i == 0) for i, part in enumerate(parts) if part.strip()
     ]
@@ -67,22 +69,29 @@ def page_html(path: Path, page: int, sentence: str, css: str) -> str | None:
     return "".join(f for f in figures if f)
 
 
-# Scanned pages' OCR words by (path, modification time, page): read once per process.
-_OCR_WORDS: dict[tuple[str, float, int], list] = {}
+@functools.lru_cache(maxsize=8)
+def _scan_words(path: str, modified: float, page: int) -> tuple:
+    """The OCR words of a scanned page, read once per process for each version of the file
+    (``modified``: its modification time, part of the key)."""
+    import pypdfium2 as pdfium
+
+    from rag.ingest.ocr import page_words
+
+    document = pdfium.PdfDocument(path)
+    try:
+        return tuple(page_words(document[page - 1]))
+    finally:
+        document.close()
 
 
-def _ocr_boxes(path: Path, pdf_page, page: int, sentence: str) -> list[tuple[float, float, float, float]]:  # noqa: ANN001
+def _ocr_boxes(path: Path, page: int, sentence: str) -> list[tuple[float, float, float, float]]:
     """Boxes (left, top, right, bottom as fractions of the page) of the lines of ``sentence``
     on a scanned page, found among its OCR words; [] when not found or no engine."""
-    from rag.ingest.ocr import engine, page_words
+    from rag.ingest.ocr import engine
 
     if engine() is None:
         return []
-    key = (str(path), path.stat().st_mtime, page)
-    if key not in _OCR_WORDS:
-        _OCR_WORDS.clear()  # one document at a time: a scan's words are ~100 KB a page
-        _OCR_WORDS[key] = page_words(pdf_page)
-    words = _OCR_WORDS[key]
+    words = _scan_words(str(path), path.stat().st_mtime, page)
     text = " ".join(w.text for w in words)
     starts, cursor = [], 0
     for w in words:
@@ -91,10 +100,10 @@ def _ocr_boxes(path: Path, pdf_page, page: int, sentence: str) -> list[tuple[flo
     span = _find(text, sentence)
     if span is None:
         return []
-    chosen = [w for w, at in zip(words, starts, strict=True) if span[0] <= at < span[1]]
     lines: dict[tuple[int, int, int], list] = {}
-    for w in chosen:
-        lines.setdefault(w.block, []).append(w)
+    for w, at in zip(words, starts, strict=True):
+        if span[0] <= at < span[1]:
+            lines.setdefault(w.block, []).append(w)
     return [
         (min(w.left for w in ws), min(w.top for w in ws), max(w.right for w in ws), max(w.bottom for w in ws))
         for ws in lines.values()
@@ -118,9 +127,9 @@ def _page_figure(path: Path, page: int, sentence: str, css: str, *, first: bool)
         width, height = pdf_page.get_size()
         text_page = pdf_page.get_textpage()
         boxes = []  # (left, top, right, bottom) as fractions of the page
-        if text_page.count_chars() < _MIN_TEXT_CHARS:
+        if text_page.count_chars() < MIN_TEXT_CHARS:
             scanned = True
-            boxes = _ocr_boxes(path, pdf_page, page, sentence)
+            boxes = _ocr_boxes(path, page, sentence)
         else:
             span = _find(text_page.get_text_range(), sentence)
             if span is not None:
@@ -155,6 +164,3 @@ def _page_figure(path: Path, page: int, sentence: str, css: str, *, first: bool)
         f"<img alt='Page {page} of {escape(path.name)}' src='data:image/png;base64,{data}'>"
         f"{marks}</div></figure>"
     )
-
-
-_MIN_TEXT_CHARS = 20  # fewer characters in the text layer: a scanned page (as rag.ingest.pdf_layout)
