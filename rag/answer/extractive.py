@@ -383,26 +383,38 @@ class ExtractiveAnswerer:
         """When the best sentence is a table row that is not about what the question names,
         the best row that is (:meth:`_row_fits`) goes first; when none is, the answer
         abstains (see ``answer``): a row answers only for the item it names."""
-        if not ranked or not self._is_table_row(ranked[0][1]) or self._row_fits(retrieval, ranked[0][1]):
+        if not ranked or not self._is_table_row(ranked[0][1]):
+            return ranked
+        constraints = question_constraints(retrieval.read_as)
+        if self._row_fits(retrieval, ranked[0][1], constraints):
             return ranked
         better = next(
-            (r for r in ranked[1:ROW_SEARCH] if self._is_table_row(r[1]) and self._row_fits(retrieval, r[1])),
+            (
+                r
+                for r in ranked[1:ROW_SEARCH]
+                if self._is_table_row(r[1]) and self._row_fits(retrieval, r[1], constraints)
+            ),
             None,
         )
         return ranked if better is None else [better] + [r for r in ranked if r is not better]
 
-    def _row_fits(self, retrieval: Retrieval, candidate: Candidate) -> bool:
+    def _row_fits(
+        self, retrieval: Retrieval, candidate: Candidate, constraints: list[str] | None = None
+    ) -> bool:
         """A table row is about the question's item: its own cells (not the header) share a
         word with the question ("Cargo bike" for "the cargo bike"; none for "a kayak"), and
         it holds, with its section title, every name and number the question gives ("Fjell
-        4" is not the "Fjell 2 tent" row, and 4 is not in "4,490")."""
+        4" is not the "Fjell 2 tent" row, and 4 is not in "4,490"). ``constraints``: the
+        question's names and numbers, when already worked out."""
         chunk = self.index.chunks[candidate.position]
         sentence = chunk.sentences[candidate.index_in_chunk]
         cells = chunk.text[sentence.start - chunk.start : sentence.end - chunk.start]
         if not set(tokenize(cells)) & set(retrieval.terms):
             return False
         text = f"{chunk.title} {sentence.text}".lower()
-        return all(names(text, c) for c in question_constraints(retrieval.read_as))
+        if constraints is None:
+            constraints = question_constraints(retrieval.read_as)
+        return all(names(text, c) for c in constraints)
 
     def _is_table_row(self, candidate: Candidate) -> bool:
         return self.index.chunks[candidate.position].is_table_row(candidate.index_in_chunk)

@@ -48,14 +48,6 @@ def _path(data: bytes) -> Path:
     return _folder() / f"{_fingerprint()}-{hashlib.sha256(data).hexdigest()}.txt"
 
 
-def forget(data: bytes) -> None:
-    """Drop the cached text of these bytes, if any."""
-    try:
-        _path(data).unlink(missing_ok=True)
-    except OSError as error:
-        log.debug("Cached text not removed (%s)", error)
-
-
 def cached_text(data: bytes, extract: Callable[[], str]) -> str:
     """``extract()``'s text for these bytes, from the cache when it holds them.
 
@@ -70,7 +62,7 @@ def cached_text(data: bytes, extract: Callable[[], str]) -> str:
         pass
     text = extract()
     if not text.strip():
-        return text  # nothing worth keeping (a scan without an engine is read again later)
+        return text  # nothing worth keeping
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(

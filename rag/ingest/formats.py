@@ -437,25 +437,19 @@ def _read_pdf(data: bytes, name: str) -> str:
     """A PDF's text in reading order (:mod:`rag.ingest.pdf_layout`), scanned pages read by
     OCR (:mod:`rag.ingest.ocr`); cached by the file's bytes (:mod:`rag.ingest.extracted`)."""
     from rag.ingest.extracted import cached_text
-    from rag.ingest.ocr import engine
 
     title = _check_pdf(data, name)
-    scans_unread = False
 
     def extract() -> str:
-        nonlocal scans_unread
         from rag.ingest.ocr import ocr_pages
         from rag.ingest.pdf_layout import page_texts, read_layout
 
         pages = read_layout(data, name)
-        scans_unread = bool(pages.scanned) and engine() is None
         return page_texts(pages, ocr_pages(data, name, pages.scanned))
 
+    # Scans read without an OCR engine are read again once one is installed: the cache's key
+    # holds the engine's version.
     text = cached_text(data, extract)
-    if scans_unread:  # to be read again once an engine is installed: not kept
-        from rag.ingest.extracted import forget
-
-        forget(data)
     return _with_title(title, text)
 
 

@@ -186,7 +186,9 @@ def _in_reading_order(shapes: Iterable[Any]) -> list[Any]:
 def _shape_lines(shape: Any) -> list[str]:
     """The text of one shape: paragraphs (bullets as ``•`` lines), a table as Markdown rows,
     a group's members in reading order."""
-    if getattr(shape, "shape_type", None) == 6:  # MSO_SHAPE_TYPE.GROUP
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+    if getattr(shape, "shape_type", None) == MSO_SHAPE_TYPE.GROUP:
         return [line for member in _in_reading_order(shape.shapes) for line in _shape_lines(member)]
     if getattr(shape, "has_table", False) and shape.has_table:
         rows = [[" ".join(cell.text.split()) for cell in row.cells] for row in shape.table.rows]
