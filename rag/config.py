@@ -40,6 +40,7 @@ VARIABLES: dict[str, str] = {
     "RAG_STORE": "where the index is kept: files (default), milvus:./rag.db or milvus://HOST:19530",
     "RAG_MILVUS_TOKEN": "the token sent to a Milvus server (user:password, or an API key)",
     "RAG_CACHE_DIR": "where the ONNX export of the embedding model is kept (default: the user cache)",
+    "RAG_DATA_DIR": "where UI collections and other folders' indexes are kept (default: user data folder)",
     "RAG_USERNAME": "the UI's login name (with RAG_PASSWORD)",
     "RAG_PASSWORD": "the UI's login password (with RAG_USERNAME)",
     "RAG_MAX_UPLOAD_MB": "the largest upload, in megabytes (default 20)",
@@ -67,6 +68,7 @@ class Settings:
     sentence_vectors: Literal["separate", "pooled"] | None = None  # None: separate, or an index's own
     build_bf16: Literal["auto", "on", "off"] = "auto"
     cache_dir: Path | None = None
+    data_dir: Path | None = None
     store: str | None = None  # None: the index folder
     milvus_token: str | None = None
     username: str = ""
@@ -186,11 +188,22 @@ def store() -> str | None:
     return None if value in ("", "files") else str(value)
 
 
-def _data_dir() -> Path:
-    """Where an installed rag keeps its documents and index (a checkout uses its own folders)."""
+def data_dir() -> Path:
+    """$RAG_DATA_DIR, else the user data folder (``~/.local/share/rag`` on Linux): where the
+    collections made in the UI live, the indexes of folders served with ``--corpus``, and an
+    installed rag's default documents and index (a checkout uses its own seeds/ and index/)."""
+    chosen = settings().data_dir
+    if chosen is not None:
+        return chosen
     from platformdirs import user_data_path
 
     return user_data_path("rag", appauthor=False)
+
+
+def demo_corpus() -> Path | None:
+    """The checkout's seeds/ (the demo news), or None in an installed package: a collection
+    over it is served read-only, so that no upload lands in the git checkout."""
+    return _CHECKOUT / "seeds" if _in_checkout() else None
 
 
 def _in_checkout() -> bool:
@@ -203,7 +216,7 @@ def default_corpus() -> Path:
     chosen = settings().corpus
     if chosen is not None:
         return chosen
-    return _CHECKOUT / "seeds" if _in_checkout() else _data_dir() / "documents"
+    return _CHECKOUT / "seeds" if _in_checkout() else data_dir() / "documents"
 
 
 def default_index() -> Path:
@@ -211,7 +224,7 @@ def default_index() -> Path:
     chosen = settings().index
     if chosen is not None:
         return chosen
-    return _CHECKOUT / "index" if _in_checkout() else _data_dir() / "index"
+    return _CHECKOUT / "index" if _in_checkout() else data_dir() / "index"
 
 
 def checkout() -> Path | None:

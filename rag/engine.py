@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 from rag.answer.base import Answerer, final
 from rag.answer.extractive import AnswerSettings, ExtractiveAnswerer
-from rag.answer.generators.base import resolve
+from rag.answer.generators.base import Stoppable, resolve
 from rag.answer.grounded import GroundedAnswerer
 from rag.config import MAX_QUESTION_CHARS, default_corpus, default_index
 from rag.embedding.embedders import Embedder, get_embedder
 from rag.errors import EmbedderMismatchError, QuestionError
 from rag.indexing.build import build_index
+from rag.indexing.exclusions import folder_documents
 from rag.ingest.formats import corpus_files
-from rag.ingest.loading import load_paths
 from rag.records import Answer, Passage
 from rag.search.retrieval import Retriever, RetrieverSettings
 from rag.store import load_index, open_store, store_spec
@@ -102,9 +102,11 @@ class Engine:
         question = check_question(question)
         return self.retriever.passages(question, _check_k(k))
 
-    def answerer_for(self, generator: str | Generator | None = None) -> Answerer:
+    def answerer_for(
+        self, generator: str | Generator | None = None, stop: threading.Event | None = None
+    ) -> Answerer:
         """The answerer of a mode: the extractive one for None or "extractive", else the
-        grounded answerer around that generator.
+        grounded answerer around that generator (whose stream ends when ``stop`` is set).
 
         Raises:
             GeneratorError: the generator is unknown or cannot start.
@@ -114,7 +116,8 @@ class Engine:
         if chosen is None:
             return self.answerer
 
-        return GroundedAnswerer(self.index, self.embedder, self.answerer, chosen)
+        backend = chosen if stop is None else Stoppable(chosen, stop)
+        return GroundedAnswerer(self.index, self.embedder, self.answerer, backend)
 
     def ask(self, question: str, *, k: int = 5, generator: str | Generator | None = None) -> Answer:
         """Answer ``question``; ``generator`` picks the backend (default: extractive).
@@ -128,19 +131,25 @@ class Engine:
         return final(self.ask_stream(question, k=k, generator=generator))
 
     def ask_stream(
-        self, question: str, *, k: int = 5, generator: str | Generator | None = None
+        self,
+        question: str,
+        *,
+        k: int = 5,
+        generator: str | Generator | None = None,
+        stop: threading.Event | None = None,
     ) -> Iterator[str | Answer]:
         """Yield the answer text in pieces as it is produced, then the final :class:`Answer`.
 
         The extractive answer exists at once, so it comes as one piece per sentence; a
         generative backend yields its tokens. Consumers show the pieces and then replace
-        them with the final answer (whose citations are the verified ones).
+        them with the final answer (whose citations are the verified ones). Setting ``stop``
+        ends a generative backend's stream at its next piece (the UI's Stop).
 
         Raises:
             QuestionError, GeneratorError: as for :meth:`ask`, before anything is yielded.
         """
         question, k = check_question(question), _check_k(k)
-        answerer = self.answerer_for(generator)
+        answerer = self.answerer_for(generator, stop)
         yield from answerer.stream(self.retriever.search(question), k)
 
 
@@ -208,7 +217,9 @@ def _sync(index_dir: Path, corpus: Path, engine: Engine | None) -> Engine:
 
     if not open_store(index_dir).exists():
         log.info("Indexing %s into %s on first use: every document is embedded once.", corpus, index_dir)
-    report = build_index(load_paths([corpus]), index_dir, embedder=engine.embedder if engine else None)
+    report = build_index(
+        folder_documents(corpus, index_dir), index_dir, embedder=engine.embedder if engine else None
+    )
     if not report.up_to_date or report.retokenized:
         log.info("%s", report.summary())
     if engine is not None and report.up_to_date and not report.retokenized:

@@ -1,10 +1,17 @@
-"""A corpus folder and its index kept together: add, list and delete documents.
+"""A corpus folder and its index kept together: add, list and remove documents.
 
 Adding stores the checked files in the corpus folder and updates the index incrementally
-(only new or changed files are embedded; the same bytes again are a no-op). Deleting builds
-an index without the document first — the switch to it is atomic, so a question never sees
-half of a document — and only then removes the file. After either, the cached engine of the
-index is dropped so the next question reads the new index.
+(only new or changed files are embedded; the same bytes again are a no-op). Removing builds
+an index without the document — the switch to it is atomic, so a question never sees half of
+a document — and by default leaves the file where it is (rag.indexing.exclusions keeps it out
+of later builds); deleting the file too is a separate choice, offered only in a folder rag
+made itself (:attr:`Library.kind` "owned"). After either, the cached engine of the index is
+dropped so the next question reads the new index.
+
+A library's kind says what rag may do to its folder: "owned" (made by rag under the data
+folder: files are written and may be deleted), "folder" (the user's own folder: uploads are
+written into it, and the UI says so; nothing is ever deleted from it) and "demo" (the
+checkout's seeds/: read-only, so that no upload lands in the git checkout).
 """
 
 from __future__ import annotations
@@ -17,13 +24,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from rag.engine import clear_engines
 from rag.errors import DocumentError
 from rag.indexing.build import BuildReport, build_index, counted
+from rag.indexing.exclusions import excluded, folder_documents, set_excluded
 from rag.ingest.formats import corpus_files, is_document
-from rag.ingest.loading import load_paths
 from rag.ingest.uploads import CheckedUpload, check_upload
 from rag.store import open_store
 
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
     from rag.indexing.worker import BuildWorker
 
 Progress = Callable[[float, str], None]
+Kind = Literal["owned", "folder", "demo"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class DocumentInfo:
     size: int  # bytes on disk
     chunks: int  # 0 when it is not (yet) indexed
     indexed: float | None  # when its chunks were embedded (seconds since the epoch)
+    left_out: bool = False  # removed from the index, the file kept (upload it again to add it back)
 
 
 @dataclass
@@ -111,10 +120,12 @@ class Library:
         *,
         max_bytes: int | None = None,
         builder: BuildWorker | None = None,
+        kind: Kind = "folder",
     ):
         self.name = name
         self.corpus = Path(corpus)
         self.index = Path(index)
+        self.kind: Kind = kind
         self.max_bytes = max_bytes
         # Where builds run: in the calling thread (None), or in a worker process, which the
         # server uses so that questions are never slowed down by indexing.
@@ -128,6 +139,7 @@ class Library:
     def documents(self) -> list[DocumentInfo]:
         """Every document file of the corpus, with its title and chunks from the index."""
         summary = open_store(self.index).summary()
+        left_out = excluded(self.index)
         rows = []
         for path in corpus_files(self.corpus, supported_only=True):
             name = path.relative_to(self.corpus).as_posix()
@@ -138,6 +150,7 @@ class Library:
                     path.stat().st_size,
                     summary.chunks.get(name, 0),
                     summary.indexed.get(name),
+                    name in left_out,
                 )
             )
         return rows
@@ -161,13 +174,23 @@ class Library:
     def add(self, uploads: Sequence[tuple[str, bytes | Path]], progress: Progress | None = None) -> AddReport:
         """Check, store and index uploaded files; refused files are reported, not raised.
 
+        A file that was removed from the index (its file kept) comes back by being added again.
+
         Raises:
+            DocumentError: the library is the read-only demo collection.
             RagError: the index could not be updated (the files written are then removed).
         """
+        if self.kind == "demo":
+            raise DocumentError(
+                f"{self.name} is the demo collection and stays as shipped; create a collection "
+                "of your own for your files."
+            )
         started = time.perf_counter()
         notify = progress or (lambda fraction, message: None)
         report = AddReport()
         with self._lock:
+            left_out = set(excluded(self.index))
+            back: set[str] = set()  # left-out documents this upload brings back
             existing = {
                 _sha256(p.read_bytes()): p.relative_to(self.corpus).as_posix()
                 for p in corpus_files(self.corpus, supported_only=True)
@@ -188,6 +211,10 @@ class Library:
                     )
                     continue
                 same = existing.get(_sha256(upload.data))
+                if same is not None and same in left_out:  # the same file again: back in the index
+                    back.add(same)
+                    report.added.append(same)
+                    continue
                 if same is not None:
                     report.unchanged.append(
                         upload.name if same == upload.name else f"{upload.name} (= {same})"
@@ -206,12 +233,15 @@ class Library:
                 )
                 existing[_sha256(upload.data)] = upload.name
                 checked.append(upload)
-            if checked:
+            back |= left_out & {upload.name for upload in checked}
+            if checked or back:
                 backups = self._store(checked)
+                set_excluded(self.index, left_out - back)
                 try:
                     report.build = self._rebuild(None, notify, 0.05)
                 except BaseException:
                     self._restore(backups)
+                    set_excluded(self.index, left_out)
                     raise
                 counts = open_store(self.index).summary().chunks
                 report.file_chunks = {name: counts.get(name, 0) for name in report.stored}
@@ -220,22 +250,44 @@ class Library:
         notify(1.0, "Done")
         return report
 
-    def delete(self, name: str, progress: Progress | None = None) -> BuildReport:
-        """Remove a document: its chunks leave the index in one atomic switch, then its file goes.
+    def delete(
+        self, name: str, progress: Progress | None = None, *, remove_file: bool = False
+    ) -> BuildReport:
+        """Remove a document from the index in one atomic switch. Its file stays in the folder
+        and out of later builds (rag.indexing.exclusions), unless ``remove_file``: then the file
+        is deleted after the switch, which only a folder rag made itself allows.
 
         Raises:
-            DocumentError: no such document, or it is the last one (an index needs one).
+            DocumentError: no such document; it is the last one in the index (an index needs
+                one); or ``remove_file`` in a folder that is not rag's own.
         """
         notify = progress or (lambda fraction, message: None)
+        if remove_file and self.kind != "owned":
+            raise DocumentError(
+                f"{self.name} is {'the demo collection' if self.kind == 'demo' else 'your own folder'} "
+                f"({self.corpus}); rag never deletes files there. Remove the document from the index instead."
+            )
         with self._lock:
             path = self.path_of(name)
             source = path.relative_to(self.corpus).as_posix()
-            if len(corpus_files(self.corpus, supported_only=True)) <= 1:
+            left_out = excluded(self.index)
+            if source in left_out and not remove_file:
+                raise DocumentError(f"{source} is already out of the index of {self.name}.")
+            indexed = [p for p in corpus_files(self.corpus, supported_only=True) if p != path]
+            if not any(p.relative_to(self.corpus).as_posix() not in left_out for p in indexed):
                 raise DocumentError(
-                    f"{source} is the only document in {self.name}; add another before deleting it."
+                    f"{source} is the only document in the index of {self.name}; "
+                    "add another before removing it."
                 )
-            report = self._rebuild(source, notify, 0.0)
-            path.unlink()
+            set_excluded(self.index, left_out | {source})
+            try:
+                report = self._rebuild(source, notify, 0.0)
+            except BaseException:
+                set_excluded(self.index, left_out)
+                raise
+            if remove_file:
+                path.unlink()
+                set_excluded(self.index, left_out - {source})
         notify(1.0, "Done")
         return report
 
@@ -264,7 +316,7 @@ class Library:
         if self.builder is not None:
             report = self.builder.build(self.corpus, self.index, without=without, progress=advance)
         else:
-            documents = [d for d in load_paths([self.corpus]) if d.source != without]
+            documents = folder_documents(self.corpus, self.index, [without] if without else [])
             report = build_index(documents, self.index, progress=advance)
         clear_engines(self.index)
         return report

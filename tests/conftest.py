@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # the tests must pass with no network
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# Collections made in the UI and other folders' indexes: never the user's own data folder.
+os.environ.setdefault("RAG_DATA_DIR", tempfile.mkdtemp(prefix="rag-test-data-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

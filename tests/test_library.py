@@ -109,19 +109,51 @@ def test_documents_list_names_titles_sizes_chunks_and_times(library):
     assert rows["001_e7367d59c646826d.txt"].title == "EU holds AI model talks with OpenAI and Anthropic"
 
 
-def test_delete_removes_chunks_then_file_and_refuses_the_last_document(library, tmp_path):
+def test_removing_keeps_the_file_out_of_every_later_build_until_it_is_added_again(library, tmp_path):
+    """Issue 32 item 3: the default removal takes a document out of the index only; its file
+    stays, and later builds from the folder (a sync, a new engine) leave it out."""
+    from rag.engine import clear_engines, get_engine
+
     library.add([("harbour.md", NOTE)])
     report = library.delete("harbour.md")
     assert report.removed == ["harbour.md"] and "harbour.md" not in sources(library)
-    assert not (library.corpus / "harbour.md").exists()
+    assert (library.corpus / "harbour.md").read_bytes() == NOTE  # the user's file is kept
+    assert library.sync().up_to_date and "harbour.md" not in sources(library)
+    clear_engines(library.index)
+    get_engine(library.index, library.corpus)  # the server's first-use sync
+    assert "harbour.md" not in sources(library)
+    rows = {d.name: d for d in library.documents()}
+    assert rows["harbour.md"].left_out and rows["harbour.md"].chunks == 0
+    with pytest.raises(DocumentError, match="already out of the index"):
+        library.delete("harbour.md")
+    back = library.add([("harbour.md", NOTE)])  # the same bytes again bring it back
+    assert back.added == ["harbour.md"] and "harbour.md" in sources(library)
+    assert not {d.name: d for d in library.documents()}["harbour.md"].left_out
     with pytest.raises(DocumentError, match="no document"):
         library.delete("../seeds/001_e7367d59c646826d.txt")
-    with pytest.raises(DocumentError, match="no document"):
-        library.delete("harbour.md")
+
+
+def test_only_a_folder_rag_made_lets_a_file_be_deleted(library, tmp_path, monkeypatch):
+    library.add([("harbour.md", NOTE)])
+    with pytest.raises(DocumentError, match="your own folder .* never deletes files"):
+        library.delete("harbour.md", remove_file=True)
+    assert (library.corpus / "harbour.md").exists() and "harbour.md" in sources(library)
+    owned = Library("mine", library.corpus, library.index, kind="owned")
+    owned.delete("harbour.md", remove_file=True)
+    assert not (library.corpus / "harbour.md").exists() and "harbour.md" not in sources(library)
+    demo = Library("seeds", library.corpus, library.index, kind="demo")
+    with pytest.raises(DocumentError, match="demo collection and stays as shipped"):
+        demo.add([("harbour.md", NOTE)])
+    assert not (library.corpus / "harbour.md").exists()
+
+
+def test_the_last_indexed_document_cannot_be_removed(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
     lonely = Library("one", tmp_path / "one", tmp_path / "one-index")
     (tmp_path / "one").mkdir()
-    lonely.add([("only.md", NOTE)])
-    with pytest.raises(DocumentError, match="only document"):
+    lonely.add([("only.md", NOTE), ("other.md", NOTE.replace(b"Kotka", b"Hamina"))])
+    lonely.delete("other.md")
+    with pytest.raises(DocumentError, match="only document in the index"):
         lonely.delete("only.md")
 
 

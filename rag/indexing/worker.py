@@ -32,7 +32,7 @@ from typing import Any
 
 from rag.errors import CorpusError
 from rag.indexing.build import BuildReport, build_index
-from rag.ingest.loading import load_paths
+from rag.indexing.exclusions import folder_documents
 
 Progress = Callable[[float, str], None]
 
@@ -81,9 +81,10 @@ class _ForwardLogs(logging.handlers.QueueHandler):
 
 
 def _build(corpus: str, index: str, without: str | None) -> BuildReport:
-    """Runs in the child: read the corpus folder and build its index (see Library)."""
+    """Runs in the child: read the corpus folder and build its index (see Library), less the
+    index's left-out documents (rag.indexing.exclusions) and ``without``."""
 
-    documents = [d for d in load_paths([Path(corpus)]) if d.source != without]
+    documents = folder_documents(corpus, index, [without] if without else [])
     return build_index(
         documents, Path(index), progress=lambda f, message: _progress.put(("progress", f, message))
     )

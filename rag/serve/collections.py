@@ -1,25 +1,29 @@
 """The document collections a server serves, shared by every session and protocol.
 
-:class:`Libraries` holds them by name; the engine of every index is loaded once
-(``rag.engine.get_engine`` caches it) and reloaded only after an upload, a delete or a change
-seen by :class:`FolderWatch`. ``answer_modes`` lists the answer modes that can be offered.
+:class:`Libraries` holds them by name: the folders of the command line, then the collections
+made in the UI (kept in rag.serve.registry), which it can create, rename and remove. The engine
+of every index is loaded once (``rag.engine.get_engine`` caches it) and reloaded only after an
+upload, a delete or a change seen by :class:`FolderWatch`. ``answer_modes`` lists the answer
+modes that can be offered.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.answer.generators import modes
-from rag.config import default_corpus, default_index, settings
-from rag.engine import Engine, get_engine
+from rag.config import default_corpus, default_index, demo_corpus, settings
+from rag.engine import Engine, clear_engines, get_engine
 from rag.errors import RagError
 from rag.indexing.watch import watch_and_rebuild
 from rag.library import Library
+from rag.serve.registry import KeptCollection, Registry, check_name, index_for, new_collection_paths
 
 if TYPE_CHECKING:
     from rag.indexing.build import BuildReport
@@ -29,34 +33,154 @@ log = logging.getLogger("rag.serve")
 
 
 class Libraries:
-    """The document collections the app serves, by name; the first is the default."""
+    """The document collections the app serves, by name; the first is the default.
 
-    def __init__(self, libraries: Sequence[Library]):
+    With a ``registry``, the collections made in the UI are served after ``libraries`` and
+    :meth:`create`, :meth:`rename` and :meth:`remove` change them (and the registry's file);
+    ``local_folders`` allows a collection over an existing folder of this machine (a server
+    reachable from elsewhere, or behind a login, must not let its users index the server's
+    folders).
+    """
+
+    def __init__(
+        self, libraries: Sequence[Library], registry: Registry | None = None, *, local_folders: bool = True
+    ):
         if not libraries:
             raise ValueError("The app needs at least one document collection.")
         self._by_name = {library.name: library for library in libraries}
+        self._aliases: dict[str, str] = {}  # old name → new, for chats that cite a renamed one
+        self._kept: dict[str, KeptCollection] = {}
         self._synced: set[str] = set()
         self._lock = threading.Lock()
+        self.registry = registry
+        self.local_folders = local_folders
+        self._builder = next((library.builder for library in libraries if library.builder), None)
+        for kept in registry.load() if registry else []:
+            name = kept.name
+            while name in self._by_name:  # a command-line folder of the same name comes first
+                name += "+"
+            self._kept[name] = kept
+            self._by_name[name] = self._library(name, kept)
+
+    def _library(self, name: str, kept: KeptCollection) -> Library:
+        return Library(
+            name, kept.folder, kept.index, builder=self._builder, kind="owned" if kept.owned else "folder"
+        )
 
     @property
     def names(self) -> list[str]:
         """The collections' names, the default first."""
-        return list(self._by_name)
+        with self._lock:
+            return list(self._by_name)
+
+    def made_in_ui(self, name: str) -> bool:
+        """Whether the collection was made in the UI (so it can be renamed and removed there)."""
+        return self.get(name).name in self._kept
 
     def get(self, name: str | None) -> Library:
-        """The library called ``name`` (None: the default one).
+        """The library called ``name`` (None: the default one; a renamed one's old name works).
 
         Raises:
             RagError: no library has that name.
         """
-        if name is None:
-            return next(iter(self._by_name.values()))
-        try:
-            return self._by_name[name]
-        except KeyError:
-            raise RagError(
-                f"No document collection {name!r}; choose one of {', '.join(self.names)}."
-            ) from None
+        with self._lock:
+            if name is None:
+                return next(iter(self._by_name.values()))
+            name = self._aliases.get(name, name)
+            try:
+                return self._by_name[name]
+            except KeyError:
+                choices = ", ".join(self._by_name)
+        raise RagError(f"No document collection {name!r}; choose one of {choices}.")
+
+    def create(self, name: str, folder: str = "") -> Library:
+        """A new collection: a new, empty folder under the data folder, or (``folder``) an
+        existing folder of this machine, whose files are indexed where they are.
+
+        Raises:
+            RagError: no registry; a bad or taken name; the folder is missing, is not a folder,
+                or existing folders are not allowed on this server.
+        """
+        if self.registry is None:
+            raise RagError("This server cannot make collections; serve it with `rag serve`.")
+        with self._lock:
+            name = check_name(name, set(self._by_name) | set(self._aliases))
+            if folder.strip():
+                if not self.local_folders:
+                    raise RagError(
+                        "This server is reachable from other machines or asks for a login, so it "
+                        "cannot index its own folders; create an empty collection and upload files."
+                    )
+                path = Path(folder.strip()).expanduser()
+                if not path.is_dir():
+                    raise RagError(
+                        f"{path} is not a folder on this computer; give an existing folder's full path."
+                    )
+                path = path.resolve()
+                kept = KeptCollection(name, str(path), str(index_for(path)), owned=False)
+            else:
+                documents, index = new_collection_paths(name)
+                documents.mkdir(parents=True)
+                kept = KeptCollection(name, str(documents), str(index), owned=True)
+            self._kept[name] = kept
+            self._by_name[name] = library = self._library(name, kept)
+            self._save()
+        log.info("Collection %s created over %s", name, kept.folder)
+        return library
+
+    def rename(self, name: str, new: str) -> Library:
+        """Give a collection made in the UI a new name (its folders stay where they are).
+
+        Raises:
+            RagError: no such collection, it came from the command line, or the new name is bad.
+        """
+        library = self.get(name)
+        with self._lock:
+            if library.name not in self._kept:
+                raise RagError(f"{library.name} comes from the command line; it cannot be renamed here.")
+            new = check_name(new, set(self._by_name) - {library.name})
+            old = library.name
+            self._aliases = {
+                alias: new if target == old else target for alias, target in self._aliases.items()
+            }
+            self._aliases[old] = new
+            library.name = new
+            # Rebuilt in order: the collection keeps its place in the list.
+            self._kept = {
+                (new if name == old else name): (
+                    KeptCollection(new, k.folder, k.index, k.owned) if name == old else k
+                )
+                for name, k in self._kept.items()
+            }
+            self._by_name = {(new if name == old else name): lib for name, lib in self._by_name.items()}
+            self._save()
+        return library
+
+    def remove(self, name: str) -> str:
+        """Remove a collection made in the UI: a folder rag made goes with its files; a folder
+        the user pointed to is left as it is, only its index goes. Returns what was removed.
+
+        Raises:
+            RagError: no such collection, or it came from the command line.
+        """
+        library = self.get(name)
+        with self._lock:
+            kept = self._kept.get(library.name)
+            if kept is None:
+                raise RagError(f"{library.name} comes from the command line; it cannot be removed here.")
+            del self._kept[library.name], self._by_name[library.name]
+            self._synced.discard(library.name)
+            self._save()
+        clear_engines(library.index)
+        if kept.owned:
+            shutil.rmtree(Path(kept.folder).parent, ignore_errors=True)
+            return f"Removed {library.name} and its files ({Path(kept.folder).parent})."
+        shutil.rmtree(kept.index, ignore_errors=True)
+        return f"Removed {library.name}; its folder {kept.folder} was left as it is."
+
+    def _save(self) -> None:
+        assert self.registry is not None
+        self.registry.save(list(self._kept.values()))
 
     def engine(self, name: str | None) -> Engine:
         """The shared engine of a library; the first call brings its index in step with its folder."""
@@ -94,14 +218,20 @@ class FolderWatch:
         and the batches handled (a bad file leaves the index alone but is listed). Cheap: one
         small file is read (a Milvus store: one row)."""
         library = self.libraries.get(name)
-        return f"{library.generation() or ''}:{self._batches[library.name]}"
+        return f"{library.generation() or ''}:{self._batches.get(library.name, 0)}"
+
+    def watch(self, name: str) -> None:
+        """Start watching a collection made after :meth:`start` (returns at once)."""
+        self.ready.setdefault(name, threading.Event())
+        threading.Thread(target=self._run, args=(name,), name=f"rag-watch-{name}", daemon=True).start()
 
     def _run(self, name: str) -> None:
 
         library = self.libraries.get(name)
+        name = library.name
 
         def built(report: BuildReport) -> None:
-            self._batches[name] += 1
+            self._batches[name] = self._batches.get(name, 0) + 1
             if report.up_to_date:
                 return
             log.info("%s: %s", name, report.summary())
@@ -111,7 +241,7 @@ class FolderWatch:
                 log.warning("%s: %s", name, error)
 
         def failed(error: BaseException) -> None:
-            self._batches[name] += 1
+            self._batches[name] = self._batches.get(name, 0) + 1
 
         try:
             watch_and_rebuild(
@@ -128,17 +258,27 @@ class FolderWatch:
 
 
 def default_libraries(corpora: Sequence[Path | str] = (), index: Path | str | None = None) -> list[Library]:
-    """Libraries for ``rag serve``: the first corpus uses ``index`` (default: the default index), each
-    further one gets ``<index>/corpora/<folder name>``. No corpus: the default corpus (rag.config)."""
+    """Libraries for ``rag serve``. No corpus: the default corpus (rag.config) over the default
+    index. With ``index``, the first corpus uses it and each further one gets
+    ``<index>/corpora/<folder name>``; without, each folder other than the default corpus has
+    its own index under the data folder (rag.serve.registry.index_for). The checkout's seeds/
+    is served read-only (kind "demo"), every other folder as the user's own ("folder")."""
 
-    root = Path(index) if index is not None else default_index()
-    folders = [Path(c) for c in corpora] or [default_corpus()]
+    folders = [Path(c).expanduser() for c in corpora] or [default_corpus()]
+    demo = demo_corpus()
     libraries: list[Library] = []
     for position, folder in enumerate(folders):
         name = folder.resolve().name or "documents"
         while name in {lib.name for lib in libraries}:
             name += "+"
-        libraries.append(Library(name, folder, root if position == 0 else root / "corpora" / name))
+        if index is not None:
+            where = Path(index) if position == 0 else Path(index) / "corpora" / name
+        elif folder.resolve() == default_corpus().resolve():
+            where = default_index()
+        else:
+            where = index_for(folder)
+        is_demo = demo is not None and folder.resolve() == demo.resolve()
+        libraries.append(Library(name, folder, where, kind="demo" if is_demo else "folder"))
     return libraries
 
 

@@ -21,9 +21,11 @@ from rag.errors import RagError
 from rag.ingest.uploads import max_upload_bytes
 from rag.library import Library
 from rag.serve.collections import FolderWatch, Libraries, answer_modes, default_libraries
+from rag.serve.registry import Registry
 from rag.store import one_process_only
 from rag.ui.assets import CSS
 from rag.ui.chat_tab import chat_tab
+from rag.ui.collections_bar import collection_bar, describe
 from rag.ui.documents_tab import documents_tab
 from rag.ui.history import STORAGE_KEY, history_secret
 from rag.ui.settings import settings_sidebar
@@ -39,8 +41,15 @@ def build_app(
     corpus: Path | None = None,
     watch: bool = False,
     isolate_builds: bool = True,
+    registry: Registry | None = None,
+    local_folders: bool = True,
 ) -> gr.Blocks:
     """The Gradio app over ``libraries`` (default: one over ``corpus``/``index``, or seeds/).
+
+    With a ``registry`` (rag.serve.registry; ``rag serve`` passes the data folder's), the
+    collections made in the UI are served after ``libraries``, and the Documents tab can make,
+    rename and remove them; ``local_folders`` lets a new collection be an existing folder of
+    this machine (``rag serve`` allows it only on loopback without a login).
 
     With ``isolate_builds`` (the default), uploads, deletes and folder syncs index in one
     worker process at a lower priority (rag.indexing.worker), so questions keep their speed
@@ -58,7 +67,7 @@ def build_app(
         worker = BuildWorker()  # started on the first build, shared by the collections
         for collection in collections:
             collection.builder = collection.builder or worker
-    shared = Libraries(collections)
+    shared = Libraries(collections, registry, local_folders=local_folders)
     shared.engine(None)  # load the model and the default index now, not on the first question
     folders = FolderWatch(shared) if watch else None
     modes = answer_modes()
@@ -75,17 +84,26 @@ def build_app(
     with gr.Blocks(title="rag — answers from your documents") as app:
         conversation = gr.State(Conversation())
         kept = gr.BrowserState(None, storage_key=STORAGE_KEY, secret=history_secret())
-        # A sidebar rather than a section under the chat: its toggle stays in the corner of
-        # every screen and tab, so settings are one click away without scrolling.
-        controls = settings_sidebar(app, shared, modes)
         gr.HTML(
             "<h2 style='margin:0'>Ask your documents</h2><p style='margin:.2em 0 0 0;color:#6b7280'>"
             "Every answer sentence cites the passage it comes from: click a marker like "
             "<span class='rag-cite'>[1]</span> to check it.</p>"
         )
+        # The collection stays above both tabs: what the chat answers from is always in view.
+        bar = collection_bar(shared)
+        # A sidebar rather than a section under the chat: its toggle stays in the corner of
+        # every screen and tab, so settings are one click away without scrolling.
+        controls = settings_sidebar(app, modes, bar.library)
         with gr.Tabs():
             chat_tab(app, shared, controls, conversation, kept)
-            list_documents = documents_tab(app, shared, controls, folders)
+            list_documents = documents_tab(app, shared, controls, folders, bar)
+        bar.library.change(
+            lambda name: describe(shared.get(name)),
+            bar.library,
+            bar.info,
+            api_visibility="private",
+            show_progress="hidden",
+        )
         gr.api(answer, api_name="answer")
         gr.api(list_documents, api_name="documents")
 
@@ -147,4 +165,7 @@ def launch(
     """``rag serve``: the app over ``corpus`` (one folder or several; default seeds/); with
     ``watch``, files added, changed, renamed or removed in the folders are indexed as they change."""
     corpora = [corpus] if isinstance(corpus, (str, Path)) else list(corpus or [])
-    serve(build_app(default_libraries(corpora, index), watch=watch), host=host, port=port, share=share)
+    # Existing folders of this machine become collections only where the only user is its own.
+    local = host in ("127.0.0.1", "localhost", "::1") and not share and login_from_env() is None
+    app = build_app(default_libraries(corpora, index), watch=watch, registry=Registry(), local_folders=local)
+    serve(app, host=host, port=port, share=share)

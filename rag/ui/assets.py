@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 CSS = """
-/* The box, Ask and Clear stay on one line, also on a phone (they wrapped below the fold). */
+/* The box, Ask and Clear on one line; on a phone the box takes the whole width and the
+   buttons go under it (side by side, the box was 111 px wide: two words a line). */
 #input-row { flex-wrap: nowrap; gap: 8px; }
 #input-row > * { min-width: 0; }
 #input-row button { min-width: max-content !important; flex-grow: 0 !important; white-space: nowrap; }
+@media (max-width: 640px) {
+  #input-row { flex-wrap: wrap; }
+  #input-row > :has(#question) { flex: 1 1 100% !important; }
+  #input-row button { flex-grow: 1 !important; }
+  /* The header, the collection and the two-line box above and below: the chat gets the rest. */
+  #chat { height: calc(100dvh - 500px) !important; }
+}
+/* The collection above the chat: its name, and its folder's line beside it. */
+#collection-bar { align-items: center; gap: 12px; flex-wrap: nowrap; }
+#collection-bar > #library { flex: 0 1 280px !important; min-width: 140px; }
+#collection-info { font-size: .85em; color: #6b7280; flex: 1 1 0 !important; min-width: 0; }
+#collection-info p { margin: 0; }
+@media (max-width: 640px) {
+  #collection-bar { flex-wrap: wrap; gap: 4px; }
+  #collection-bar > #library { flex: 1 1 100% !important; }
+  #collection-info { flex-basis: 100% !important; font-size: .75em; }
+}
 /* A phone scrolls the documents table sideways instead of squeezing or widening the page. */
 #documents { overflow-x: auto; max-width: 100%; }
 #documents table { min-width: 560px; }
@@ -119,11 +137,13 @@ watch('value', () => {
 });
 """
 
-# Deleting cannot be undone: ask first (the API has no browser, so it is not asked there).
+# Ask first, saying exactly what happens (the API has no browser, so it is not asked there).
 CONFIRM_DELETE_JS = """
-(name, library) => {
-  if (!name) return [name, library];
-  const sure = confirm(`Delete ${name} from ${library}? Its passages leave the index.`);
-  return sure ? [name, library] : [null, library];
+(name, library, removeFile) => {
+  if (!name) return [name, library, removeFile];
+  const what = removeFile
+    ? `Delete the file ${name} from ${library}? The file is deleted from its folder: no undo.`
+    : `Remove ${name} from the index of ${library}? The file stays in its folder.`;
+  return confirm(what) ? [name, library, removeFile] : [null, library, removeFile];
 }
 """

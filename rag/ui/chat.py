@@ -8,6 +8,7 @@ message; anything else is logged with its traceback and shown as a one-line apol
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,11 +50,13 @@ def respond(
     k: int = 5,
     generator: str | None = None,
     library: str = "",
+    stop: threading.Event | None = None,
 ) -> Iterator[ChatUpdate]:
     """Answer ``message`` in the context of ``conversation``, yielding the chat as it grows.
 
     ``engine_for`` is called once per turn, so a library re-indexed since the last turn is
-    answered from its new index. The last update carries the rendered answer and its sources.
+    answered from its new index. Setting ``stop`` ends a model's stream at its next token.
+    The last update carries the rendered answer and its sources.
     """
     conversation = conversation if conversation is not None else Conversation()
     history = list(history or [])
@@ -76,18 +79,24 @@ def respond(
         answer: Answer | None = None
         pieces: list[str] = []
         first: float | None = None
-        for item in engine.ask_stream(resolved, k=int(k), **_generator_option(generator)):
-            if isinstance(item, Answer):
-                answer = item
-                break
-            pieces.append(item)
-            if first is None:
-                first = time.perf_counter() - started
-            history[-1] = {
-                "role": "assistant",
-                "content": streaming_html("".join(pieces), resolved=shown, checking=checking),
-            }
-            yield ChatUpdate(history, conversation, seconds_to_first_piece=first)
+        # Closed on the way out, also when this generator is closed (Stop): that ends the
+        # backend's stream at once, not when the garbage collector finds it.
+        stream = engine.ask_stream(resolved, k=int(k), stop=stop, **_generator_option(generator))
+        try:
+            for item in stream:
+                if isinstance(item, Answer):
+                    answer = item
+                    break
+                pieces.append(item)
+                if first is None:
+                    first = time.perf_counter() - started
+                history[-1] = {
+                    "role": "assistant",
+                    "content": streaming_html("".join(pieces), resolved=shown, checking=checking),
+                }
+                yield ChatUpdate(history, conversation, seconds_to_first_piece=first)
+        finally:
+            getattr(stream, "close", lambda: None)()
         if answer is None:
             raise RagError("The answer stream ended without an answer; try again.")
         seconds = time.perf_counter() - started

@@ -7,6 +7,7 @@ without the buttons.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import gradio as gr
@@ -18,11 +19,12 @@ from rag.library import Library
 from rag.serve.collections import Libraries
 from rag.ui.assets import PANEL_JS
 from rag.ui.chat import open_document, respond, show_citation
-from rag.ui.history import CLEARED, restored, stored
+from rag.ui.history import choices, restored, stored
 from rag.ui.panels import EMPTY_PANEL
 from rag.ui.render import stopped_html
 from rag.ui.settings import Controls
 from rag.ui.state import Conversation
+from rag.ui.stopping import Streams
 
 EXAMPLES = [
     "How many parameters does Mistral Medium 3.5 have?",
@@ -36,8 +38,14 @@ PLACEHOLDER = "**Ask a question about your documents** — or start with one of 
 
 
 def examples_for(library: Library) -> list[str]:
-    """Example questions for the chat's first screen (the seeds' own, else none)."""
+    """Example questions for the chat's first screen: the seeds' own, and none for any other
+    collection (questions about the news would only get "Not found" there)."""
     return EXAMPLES if all((library.corpus / name).is_file() for name in SEED_FILES) else []
+
+
+def chat_update(history: list, library: Library) -> Any:
+    """The chat's messages, with ``library``'s example cards (hidden when it has none)."""
+    return gr.update(value=history, examples=[{"text": q} for q in examples_for(library)] or None)
 
 
 def example_text(evt: gr.SelectData) -> str:
@@ -51,8 +59,18 @@ def chat_tab(
     """Lay out the Chat tab inside ``app`` and wire its events (call it inside ``gr.Tabs``)."""
     k, mode, library = controls.k, controls.mode, controls.library
     default = shared.get(None)
+    modes = [value for _, value in mode.choices]
+    streams = Streams()  # what Stop closes, per browser session
 
-    def on_ask(message: str, history: list, conversation: Conversation, k: float, mode: str, library: str):  # noqa: ANN202
+    def on_ask(  # noqa: ANN202
+        message: str,
+        history: list,
+        conversation: Conversation,
+        k: float,
+        mode: str,
+        library: str,
+        stop: threading.Event | None = None,
+    ):
         if not (message or "").strip():  # Enter on an empty box: nothing to answer, nothing to say
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
@@ -68,6 +86,7 @@ def chat_tab(
             k=int(k),
             generator=mode,
             library=library,
+            stop=stop,
         ):
             yield update.history, update.conversation, gr.skip() if update.panel is None else update.panel, ""
 
@@ -78,11 +97,15 @@ def chat_tab(
         k: float,
         mode: str,
         library: str,
+        previous: Any,
         request: gr.Request,
     ):
         """Ask in the page: the answer, with Stop in Ask's place until it is complete; the
-        finished turn is then kept in the browser (rag/ui/history.py)."""
-        check = on_ask(message, history, conversation, k, mode, library)
+        finished turn is then kept in the browser (rag/ui/history.py), in the collection's chat."""
+        check = streams.track(
+            request.session_hash or "",
+            lambda stop: on_ask(message, history, conversation, k, mode, library, stop),
+        )
         first = next(check)  # a refused question raises here, before the buttons change
         writing, done = (
             (gr.update(visible=False), gr.update(visible=True)),
@@ -93,7 +116,11 @@ def chat_tab(
         for update in check:
             latest = update[1] if isinstance(update[1], Conversation) else latest
             yield (*update, *writing, gr.skip())
-        kept = stored(latest, request.username) if isinstance(latest, Conversation) else gr.skip()
+        kept = (
+            stored(latest, request.username, previous=previous, collection=library, mode=mode)
+            if isinstance(latest, Conversation)
+            else gr.skip()
+        )
         yield (gr.skip(), gr.skip(), gr.skip(), gr.skip(), *done, kept)
 
     def on_submit(  # noqa: ANN202
@@ -103,6 +130,7 @@ def chat_tab(
         k: float,
         mode: str,
         library: str,
+        previous: Any,
         request: gr.Request,
     ):
         """Enter in the box: as Ask, but a question Ask would refuse is held back silently (the
@@ -112,15 +140,43 @@ def chat_tab(
         except QuestionError:
             yield (gr.skip(),) * 7
             return
-        yield from on_ask_ui(message, history, conversation, k, mode, library, request)
+        yield from on_ask_ui(message, history, conversation, k, mode, library, previous, request)
 
-    def on_restore(kept: Any, request: gr.Request) -> tuple[list, Conversation]:
-        """A page (re)opened: the chat this user had in this browser, if any."""
-        return restored(kept, request.username)
+    def on_restore(kept: Any, request: gr.Request) -> tuple[Any, ...]:
+        """A page (re)opened: the collection and answer mode last chosen in this browser (when
+        they are still offered) and that collection's chat, if any."""
+        collection, chosen_mode = choices(kept, request.username)
+        if collection not in shared.names:
+            collection = default.name
+        history, conversation = restored(kept, request.username, collection)
+        mode_now = gr.update(value=chosen_mode) if chosen_mode in modes else gr.skip()
+        library_now = gr.update(choices=shared.names, value=collection)
+        return chat_update(history, shared.get(collection)), conversation, library_now, mode_now
 
-    def on_stop(history: list) -> tuple[Any, Any, list]:
-        """Stop: the answer being written is cancelled (Gradio closes its generator, which
-        stops the model's stream) and its unverified text is withdrawn."""
+    def on_switch(library: str, kept: Any, request: gr.Request) -> tuple[Any, ...]:
+        """Another collection chosen: its own chat comes back (the chat belongs to it)."""
+        history, conversation = restored(kept, request.username, library)
+        remembered = stored(None, request.username, previous=kept, collection=library)
+        return chat_update(history, shared.get(library)), conversation, EMPTY_PANEL, remembered
+
+    def on_mode(mode: str, kept: Any, request: gr.Request) -> Any:
+        """The answer mode chosen is kept like the chat, so a reload keeps it."""
+        return stored(None, request.username, previous=kept, mode=mode)
+
+    def on_new_chat(library: str, kept: Any, request: gr.Request) -> tuple[Any, ...]:
+        """New chat: the chosen collection's chat is emptied, here and in the browser."""
+        emptied = stored(Conversation(), request.username, previous=kept, collection=library)
+        return [], Conversation(), EMPTY_PANEL, "", emptied
+
+    def on_cleared(library: str, kept: Any, request: gr.Request) -> tuple[Any, ...]:
+        """The chat's own clear button: as New chat, the box left alone."""
+        _, conversation, panel, _, emptied = on_new_chat(library, kept, request)
+        return conversation, panel, emptied
+
+    def on_stop(history: list, request: gr.Request) -> tuple[Any, Any, list]:
+        """Stop: the answer being written is closed, which ends the model's stream (Gradio's
+        cancel alone leaves it running: rag.ui.stopping), and its unverified text is withdrawn."""
+        streams.stop(request.session_hash or "")
         history = list(history or [])
         if (
             history
@@ -155,7 +211,7 @@ def chat_tab(
                     elem_id="chat",
                     # The window's height less the header, the box and its counter: the
                     # box stays on screen on a phone, and a wide screen's height is used.
-                    height="calc(100dvh - 330px)",
+                    height="calc(100dvh - 390px)",
                     min_height=280,
                     buttons=[],
                     latex_delimiters=[],
@@ -199,9 +255,10 @@ def chat_tab(
     # The UI's Ask and Enter: Stop takes Ask's place while the answer is written, and Enter
     # meanwhile is ignored (trigger_mode "once"), so a new question waits in the box
     # instead of racing the answer. /chat is the same answer without the buttons.
+    ui_in = [*chat_in, kept]
     ui_out = [*chat_out, ask, stop, kept]
     asked = ask.click(
-        on_ask_ui, chat_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
+        on_ask_ui, ui_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
     )
     api_chat.click(on_ask, chat_in, chat_out, api_name="chat", show_progress="hidden")
     question.change(
@@ -214,10 +271,10 @@ def chat_tab(
         trigger_mode="always_last",
     )
     submitted = question.submit(
-        on_submit, chat_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
+        on_submit, ui_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
     )
     example = chatbot.example_select(example_text, None, question, api_visibility="private").then(
-        on_ask_ui, chat_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
+        on_ask_ui, ui_in, ui_out, api_visibility="private", show_progress="hidden", trigger_mode="once"
     )
     stop.click(
         on_stop,
@@ -229,19 +286,26 @@ def chat_tab(
         show_progress="hidden",
     )
 
-    # New chat: an empty conversation, here and in the browser's storage.
+    # New chat: an empty conversation for this collection, here and in the browser's storage.
     clear.click(
-        lambda: ([], Conversation(), EMPTY_PANEL, "", CLEARED),
-        None,
-        [chatbot, conversation, panel, question, kept],
-        api_visibility="private",
+        on_new_chat, [library, kept], [chatbot, conversation, panel, question, kept], api_visibility="private"
     )
-    chatbot.clear(
-        lambda: (Conversation(), EMPTY_PANEL, CLEARED),
-        None,
-        [conversation, panel, kept],
+    chatbot.clear(on_cleared, [library, kept], [conversation, panel, kept], api_visibility="private")
+    app.load(
+        on_restore,
+        kept,
+        [chatbot, conversation, library, mode],
         api_visibility="private",
+        show_progress="hidden",
     )
-    app.load(on_restore, kept, [chatbot, conversation], api_visibility="private", show_progress="hidden")
+    # .change, not .input: a collection made, renamed or chosen by an upload switches too.
+    library.change(
+        on_switch,
+        [library, kept],
+        [chatbot, conversation, panel, kept],
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    mode.input(on_mode, [mode, kept], kept, api_visibility="private", show_progress="hidden")
     panel.cite(on_cite, [conversation], panel, api_visibility="private", show_progress="hidden")
     panel.open(on_open, [conversation], panel, api_visibility="private", show_progress="hidden")

@@ -1,8 +1,12 @@
-"""The Documents tab: add files, see what each collection holds, delete one.
+"""The Documents tab: add files, see what the chosen collection holds, remove one, and the
+panel that makes, renames and removes collections (rag.ui.collections_bar).
 
-Uploads and deletes index through the collection's builder (the build worker in a server),
+Uploads and removals index through the collection's builder (the build worker in a server),
 one at a time; ``/upload``, ``/delete`` and ``/documents`` are the same actions for API
-clients. With ``--watch`` an open page refreshes its list when the folder changed.
+clients. Removing a document takes it out of the index and leaves its file; deleting the file
+too is a separate choice, offered only in a folder rag made. An upload to the read-only demo
+collection goes to the collection "My documents" (made then), never into the checkout's
+seeds/. With ``--watch`` an open page refreshes its list when the folder changed.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import gradio as gr
 from rag.errors import RagError
 from rag.indexing.build import counted
 from rag.ingest.formats import SUFFIXES, supported_types
+from rag.library import Library
 from rag.serve.collections import FolderWatch, Libraries
 from rag.ui.assets import CONFIRM_DELETE_JS
 from rag.ui.chat import UNEXPECTED
+from rag.ui.collections_bar import MY_DOCUMENTS, CollectionBar, choices, collections_panel
 from rag.ui.panels import documents_rows
 from rag.ui.settings import Controls
 
@@ -33,47 +39,84 @@ REFRESH_SECONDS = 2.0
 
 
 def documents_tab(
-    app: gr.Blocks, shared: Libraries, controls: Controls, folders: FolderWatch | None
+    app: gr.Blocks, shared: Libraries, controls: Controls, folders: FolderWatch | None, bar: CollectionBar
 ) -> Callable[..., list[dict]]:
     """Lay out the Documents tab inside ``app`` and wire its events (call it inside ``gr.Tabs``);
     returns the ``/documents`` API function, which the app registers outside the tabs."""
     library = controls.library
 
-    def documents_view(library: str) -> tuple[Any, Any, str]:
+    def documents_view(library: str) -> tuple[Any, Any, str, Any]:
         lib = shared.get(library)
+        try:  # a collection chosen for the first time is indexed now, so its list is true
+            shared.engine(lib.name)
+        except RagError as error:  # an empty new collection: nothing to index yet
+            log.info("%s: %s", lib.name, error)
         documents = lib.documents()
         rows = documents_rows(documents)
-        names = [document.name for document in documents]
+        names = [document.name for document in documents if not document.left_out]
         chunks = sum(document.chunks for document in documents)
-        heading = f"**{len(rows)} documents, {chunks} chunks** in `{lib.name}` (folder `{lib.corpus}`)."
-        return gr.update(value=rows), gr.update(choices=names, value=None), heading
+        heading = (
+            f"**{len(rows)} documents, {chunks} chunks** in `{lib.name}` (folder `{lib.corpus}`)."
+            if rows
+            else f"**No documents yet** in `{lib.name}`: add files below (folder `{lib.corpus}`)."
+        )
+        also = gr.update(
+            visible=lib.kind == "owned", value=False, label=f"Also delete the file from {lib.corpus}"
+        )
+        return gr.update(value=rows), gr.update(choices=names, value=None), heading, also
+
+    def target(library: str) -> tuple[Library, str]:
+        """Where an upload goes, and what to say about it: the demo collection is read-only,
+        so its uploads go to "My documents" (made on the first one)."""
+        lib = shared.get(library)
+        if lib.kind != "demo":
+            return lib, ""
+        mine = shared.get(MY_DOCUMENTS) if MY_DOCUMENTS in shared.names else shared.create(MY_DOCUMENTS)
+        if folders is not None and MY_DOCUMENTS not in folders.ready:
+            folders.watch(mine.name)
+        return mine, (
+            f"{lib.name} is the demo collection and stays as shipped, so your files went to "
+            f"the collection {mine.name} (folder {mine.corpus}), now chosen. "
+        )
 
     def on_upload(files: list | None, library: str, progress: gr.Progress = gr.Progress()):  # noqa: B008, ANN202
         uploads = [(Path(f).name, Path(f)) for f in files or []]
+        chosen = library
         try:
-            lib = shared.get(library)
+            lib, said = target(library)
+            chosen = lib.name
             report = lib.add(uploads, progress=lambda f, message: progress(f, desc=message))
-            if report.stored:
+            if report.stored or report.added:
                 progress(0.97, desc="Loading the new index")
-                shared.engine(library)  # warm the reloaded engine before the next question
-            status = report.summary()
-            if report.rejected and not report.stored and not report.unchanged:
+                shared.engine(lib.name)  # warm the reloaded engine before the next question
+            status = said + report.summary()
+            if report.rejected and not report.added and not report.replaced and not report.unchanged:
                 status = "⚠️ " + status
         except RagError as error:
             status = f"⚠️ {error}"
         except Exception:
             log.exception("Upload to %s failed", library)
             status = "⚠️ " + UNEXPECTED.replace("answering", "adding the files")
-        return (status, *documents_view(library), None)
+        switched = choices(shared, chosen) if chosen != library else gr.skip()
+        return (status, *documents_view(chosen), None, switched)
 
-    def on_delete(name: str | None, library: str, progress: gr.Progress = gr.Progress()):  # noqa: B008, ANN202
+    def on_delete(name: str | None, library: str, remove_file: bool, progress: gr.Progress = gr.Progress()):  # noqa: B008, ANN202
         if not name:
-            return ("Choose a document to delete.", *documents_view(library))
+            return ("Choose a document to remove.", *documents_view(library))
         try:
-            report = shared.get(library).delete(name, progress=lambda f, message: progress(f, desc=message))
+            lib = shared.get(library)
+            report = lib.delete(
+                name, progress=lambda f, message: progress(f, desc=message), remove_file=bool(remove_file)
+            )
             shared.engine(library)
             held = f"{counted(report.chunks, 'chunk')} from {counted(report.files, 'file')}"
-            status = f"Deleted {name}; the index now holds {held}."
+            if remove_file:
+                status = f"Deleted {name} from {lib.corpus}; the index now holds {held}."
+            else:
+                status = (
+                    f"Removed {name} from the index of {lib.name}; the file stays in {lib.corpus}. "
+                    f"The index now holds {held}."
+                )
         except RagError as error:
             status = f"⚠️ {error}"
         return (status, *documents_view(library))
@@ -87,14 +130,16 @@ def documents_tab(
         name = str(row[0])
         return gr.update(value=name), delete_label(name)
 
-    def delete_label(name: str | None) -> Any:
-        return gr.update(value=f"Delete {name}" if name else "Delete document")
+    def delete_label(name: str | None, remove_file: bool = False) -> Any:
+        if not name:
+            return gr.update(value="Remove from index")
+        return gr.update(value=f"Delete the file {name}" if remove_file else f"Remove {name} from index")
 
-    def on_tick(library: str, seen: str) -> tuple[Any, Any, Any, str]:
+    def on_tick(library: str, seen: str) -> tuple[Any, Any, Any, Any, str]:
         assert folders is not None
         stamp = folders.stamp(library)
         if stamp == seen:  # nothing changed: leave the table (and a chosen document) alone
-            return gr.skip(), gr.skip(), gr.skip(), seen
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
         return (*documents_view(library), stamp)
 
     def list_documents(library: str = "") -> list[dict]:
@@ -102,6 +147,7 @@ def documents_tab(
         return [vars(d) for d in shared.get(library or None).documents()]
 
     with gr.Tab("Documents", id="documents-tab"):
+        collections_panel(app, shared, bar, folders)
         heading = gr.Markdown(elem_id="documents-heading")
         upload = gr.File(
             label=f"Add documents: {supported_types()} (type checked by content)",
@@ -117,34 +163,39 @@ def documents_tab(
             # from an API session whose list of choices was never filled.
             doomed = gr.Dropdown(
                 [],
-                label="Document to delete",
-                info="Choose it here, or click its row in the table",
+                label="Document to remove from the index",
+                info="Choose it here, or click its row in the table; its file stays in the folder",
                 elem_id="doomed",
                 scale=4,
                 allow_custom_value=True,
             )
-            delete = gr.Button("Delete document", variant="stop", elem_id="delete", scale=1)
+            with gr.Column(scale=1, min_width=180):
+                # Shown only in a folder rag made: a folder of the user's is never deleted from.
+                also = gr.Checkbox(False, label="Also delete the file", elem_id="delete-file", visible=False)
+                delete = gr.Button("Remove from index", variant="stop", elem_id="delete")
 
-    library.change(documents_view, library, [table, doomed, heading], api_visibility="private")
-    app.load(documents_view, library, [table, doomed, heading], api_visibility="private")
+    view = [table, doomed, heading, also]
+    library.change(documents_view, library, view, api_visibility="private")
+    app.load(documents_view, library, view, api_visibility="private")
     # A new attempt clears the last one's result at once, then the bar shows where it will be.
     upload.upload(
         None, None, status, js="() => ''", queue=False, api_visibility="private", show_progress="hidden"
     ).then(
         on_upload,
         [upload, library],
-        [status, table, doomed, heading, upload],
+        [status, *view, upload, library],
         api_name="upload",
         show_progress_on=status,  # one bar where the result will appear
         concurrency_limit=1,
         concurrency_id="index",
     )
     table.select(on_row, None, [doomed, delete], api_visibility="private", show_progress="hidden")
-    doomed.change(delete_label, doomed, delete, api_visibility="private", show_progress="hidden")
+    for changed in (doomed.change, also.change):
+        changed(delete_label, [doomed, also], delete, api_visibility="private", show_progress="hidden")
     delete.click(
         on_delete,
-        [doomed, library],
-        [status, table, doomed, heading],
+        [doomed, library, also],
+        [status, *view],
         js=CONFIRM_DELETE_JS,
         api_name="delete",
         show_progress_on=status,
@@ -156,7 +207,7 @@ def documents_tab(
         gr.Timer(REFRESH_SECONDS).tick(
             on_tick,
             [library, seen],
-            [table, doomed, heading, seen],
+            [*view, seen],
             api_visibility="private",
             show_progress="hidden",
         )

@@ -10,9 +10,13 @@ live answers (every text escaped again), never from stored HTML: an edited recor
 wrong text to the one who edited it, never run markup. Its citation markers keep working
 because the :class:`~rag.ui.state.Conversation` comes back with them.
 
+Each collection has its own chat: the stored record holds the chats by collection, with the
+collection and the answer mode last chosen, so a reload comes back to the same collection,
+its chat and the same mode (never another collection's chat over the default documents).
+
 With a login, a history records its user, and another user of the same browser starts with
 an empty chat (a convenience between people sharing a machine, not a barrier). "New chat"
-empties it.
+empties the chosen collection's chat.
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ from rag.ui.state import ChatTurn, Conversation
 log = logging.getLogger(__name__)
 
 STORAGE_KEY = "rag-chat-history"
-FORMAT = 1  # of the stored record; a record of another format is ignored (an empty chat)
-# The newest turns kept: a bound on the browser's storage (about 5 MB per site), where a
-# turn with five cited passages takes roughly 5-10 KB.
+# Of the stored record: 2 keeps chats by collection; a record of format 1 (one chat) is read
+# as its collection's chat; any other is ignored (an empty chat).
+FORMAT = 2
+# The newest turns kept per collection, and the collections kept: a bound on the browser's
+# storage (about 5 MB per site), where a turn with five cited passages takes roughly 5-10 KB.
 MAX_TURNS = 100
+MAX_CHATS = 5
 SECRET_FILE = "browser-history.key"
 
 
@@ -66,9 +73,8 @@ def history_secret() -> str:
     return path.read_text(encoding="ascii").strip()
 
 
-def stored(conversation: Conversation, user: str | None) -> dict[str, Any]:
-    """What the browser keeps for ``conversation``: its newest :data:`MAX_TURNS` turns."""
-    turns = [
+def _turns(conversation: Conversation) -> list[dict[str, Any]]:
+    return [
         {
             "question": turn.question,
             "resolved": turn.resolved,
@@ -79,21 +85,65 @@ def stored(conversation: Conversation, user: str | None) -> dict[str, Any]:
         }
         for turn in conversation.turns[-MAX_TURNS:]
     ]
-    return {"format": FORMAT, "user": user or "", "turns": turns}
 
 
-# What "New chat" stores: Gradio keeps the old value when an event stores None.
-CLEARED: dict[str, Any] = {"format": FORMAT, "user": "", "turns": []}
+def _record(data: Any, user: str | None) -> dict[str, Any]:
+    """``data`` as a record of this format for ``user`` (empty when it is none of theirs)."""
+    empty: dict[str, Any] = {"format": FORMAT, "user": user or "", "collection": "", "mode": "", "chats": {}}
+    if not isinstance(data, dict) or data.get("user") != (user or ""):
+        return empty
+    if data.get("format") == 1 and isinstance(data.get("turns"), list):  # one chat, before collections
+        turns = data["turns"]
+        first = turns[0].get("library", "") if turns and isinstance(turns[0], dict) else ""
+        return {**empty, "collection": first, "chats": {first: turns}}
+    if data.get("format") != FORMAT or not isinstance(data.get("chats"), dict):
+        return empty
+    return {
+        **empty,
+        "collection": str(data.get("collection") or ""),
+        "mode": str(data.get("mode") or ""),
+        "chats": dict(data["chats"]),
+    }
 
 
-def restored(data: Any, user: str | None) -> tuple[list[dict[str, str]], Conversation]:
-    """The chat messages and the conversation of a stored history (empty when there is none,
-    it is another user's, or it cannot be read)."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("user") != (user or ""):
-        return [], Conversation()
+def stored(
+    conversation: Conversation | None,
+    user: str | None,
+    *,
+    previous: Any = None,
+    collection: str | None = None,
+    mode: str | None = None,
+) -> dict[str, Any]:
+    """What the browser keeps: ``previous`` with ``conversation`` as the chat of ``collection``
+    (its newest :data:`MAX_TURNS` turns; None leaves the chats as they are), and the chosen
+    collection and mode (None: as before). At most :data:`MAX_CHATS` collections' chats."""
+    record = _record(previous, user)
+    if collection is not None:
+        record["collection"] = collection
+    if mode is not None:
+        record["mode"] = mode
+    if conversation is not None:
+        chats = {name: turns for name, turns in record["chats"].items() if name != record["collection"]}
+        chats[record["collection"]] = _turns(conversation)  # the newest last
+        record["chats"] = dict(list(chats.items())[-MAX_CHATS:])
+    return record
+
+
+def choices(data: Any, user: str | None) -> tuple[str, str]:
+    """(collection, answer mode) last chosen in this browser ("" when not known)."""
+    record = _record(data, user)
+    return record["collection"], record["mode"]
+
+
+def restored(
+    data: Any, user: str | None, collection: str | None = None
+) -> tuple[list[dict[str, str]], Conversation]:
+    """The chat messages and the conversation of ``collection`` in a stored history (None: the
+    collection last chosen); empty when there is none, it is another user's, or it cannot be read."""
+    record = _record(data, user)
+    turns = record["chats"].get(record["collection"] if collection is None else collection, [])
     conversation = Conversation()
     try:
-        turns = data.get("turns") or []
         if not isinstance(turns, list) or not all(isinstance(turn, dict) for turn in turns):
             raise ValueError("turns is not a list of records")
         for turn in turns:

@@ -180,10 +180,18 @@ def documents_rows(documents: list[DocumentInfo]) -> list[list[object]]:
             d.title or "—",
             _size(d.size),
             d.chunks,
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(d.indexed)) if d.indexed else "not indexed",
+            _indexed(d),
         ]
         for d in documents
     ]
+
+
+def _indexed(document: DocumentInfo) -> str:
+    if document.left_out:
+        return "removed from the index (upload it again to add it back)"
+    if document.indexed:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(document.indexed))
+    return "not indexed"
 
 
 def _size(size: int) -> str:

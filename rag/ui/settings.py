@@ -1,5 +1,6 @@
-"""The Settings sidebar: the answer mode (with each backend's state), how many passages to
-answer from, and the document collection. Its controls are inputs of every tab."""
+"""The Settings sidebar: the answer mode (with each backend's state) and how many passages to
+answer from. With the collection above the chat (rag.ui.collections_bar), its controls are
+inputs of every tab."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 import gradio as gr
 
 from rag.answer.generators.health import check_backend
-from rag.serve.collections import Libraries
 
 MODE_HELP = (
     "Exact quotes from the documents, or an answer written by a model (offered when one is configured) "
@@ -33,14 +33,14 @@ DOWN_DOT = "<span class='rag-health rag-down'>●</span>"
 
 @dataclass(frozen=True)
 class Controls:
-    """The sidebar's inputs, read by the tabs' events."""
+    """The inputs the tabs' events read: the sidebar's, and the collection above the chat."""
 
     mode: gr.Radio
     k: gr.Slider
     library: gr.Dropdown
 
 
-def settings_sidebar(app: gr.Blocks, shared: Libraries, modes: list[str]) -> Controls:
+def settings_sidebar(app: gr.Blocks, modes: list[str], library: gr.Dropdown) -> Controls:
     """Lay out the sidebar inside ``app`` and keep the mode's state line current."""
 
     def on_health(chosen: str) -> tuple[Any, str]:
@@ -85,13 +85,6 @@ def settings_sidebar(app: gr.Blocks, shared: Libraries, modes: list[str]) -> Con
             label="Passages to answer from",
             info=PASSAGES_HELP,
             elem_id="k",
-        )
-        library = gr.Dropdown(
-            shared.names,
-            value=shared.get(None).name,
-            label="Document collection (index)",
-            elem_id="library",
-            interactive=len(shared.names) > 1,
         )
     # On a choice only the line changes: re-sending the choices as the radio changes left
     # the old choice drawn as selected too (seen in the screenshots).

@@ -42,9 +42,12 @@ def test_delete_by_name_works_from_a_new_api_session_with_the_same_checks(served
     status, *_ = client.predict("002_1d4e7a5a1f1e8b7e.txt", "seeds", api_name="/delete")
     assert status.startswith("⚠️") and "002_1d4e7a5a1f1e8b7e.txt" in status  # not a document: refused
     name = sorted(d.name for d in library.documents())[0]
-    status, *_ = client.predict(name, "seeds", api_name="/delete")
-    assert status.startswith(f"Deleted {name}")
-    assert name not in {d.name for d in library.documents()} and not (library.corpus / name).exists()
+    status, *_ = client.predict(name, "seeds", api_name="/delete")  # the default: out of the index only
+    assert status.startswith(f"Removed {name} from the index of seeds; the file stays")
+    assert {d.name: d for d in library.documents()}[name].left_out and (library.corpus / name).exists()
+    other = sorted(d.name for d in library.documents())[1]
+    status, *_ = client.predict(other, "seeds", True, api_name="/delete")  # not a folder rag made
+    assert status.startswith("⚠️") and "never deletes files" in status and (library.corpus / other).exists()
     status, *_ = client.predict("../../etc/passwd", "seeds", api_name="/delete")
     assert status.startswith("⚠️")
 

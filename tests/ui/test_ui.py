@@ -226,7 +226,10 @@ def test_a_chat_kept_in_the_browser_comes_back_whole_and_only_for_its_user(engin
     assert "<mark class='rag-support'>" in show_citation(conversation, 0, 1)  # markers still work
     assert restored(kept, "bo") == ([], Conversation())  # another user of the same browser
     assert restored(kept, None) == ([], Conversation())
-    damaged = {**kept, "turns": [{"question": "q", "resolved": "q", "library": "", "answer": {"text": 3}}]}
+    damaged = {
+        **kept,
+        "chats": {"": [{"question": "q", "resolved": "q", "library": "", "answer": {"text": 3}}]},
+    }
     assert restored(damaged, "ana") == ([], Conversation())
     assert restored("garbage", "ana") == ([], Conversation())
 
@@ -254,9 +257,38 @@ def test_an_edited_stored_answer_starts_a_new_chat_instead_of_failing(engine, da
 
     first, _ = turn(engine, "Who is the European Commission spokesperson?")
     kept = json.loads(json.dumps(stored(first.conversation, None)))
-    kept["turns"][0]["answer"].update(damage)
+    kept["chats"][""][0]["answer"].update(damage)
     assert restored(kept, None) == ([], Conversation())
-    assert restored({**kept, "turns": ["a string"]}, None) == ([], Conversation())
+    assert restored({**kept, "chats": {"": ["a string"]}}, None) == ([], Conversation())
+
+
+def test_each_collection_keeps_its_own_chat_and_the_choices_come_back(engine):
+    """Issue 32 item 2: the browser keeps a chat per collection, the collection last chosen and
+    the answer mode; a record of the old one-chat format is read as its collection's chat."""
+    import json
+
+    from rag.ui.history import MAX_CHATS, choices, restored, stored
+
+    news, _ = turn(engine, "Who is the European Commission spokesperson?", library="seeds")
+    papers, _ = turn(engine, "How big is the bridge loan SoftBank is seeking?", library="papers")
+    kept = stored(news.conversation, "ana", collection="seeds", mode="extractive")
+    kept = stored(papers.conversation, "ana", previous=kept, collection="papers")
+    kept = json.loads(json.dumps(stored(None, "ana", previous=kept, mode="openai")))
+    assert choices(kept, "ana") == ("papers", "openai") and choices(kept, "bo") == ("", "")
+    assert restored(kept, "ana")[1].turns[0].question.startswith("How big")  # the last chosen
+    assert restored(kept, "ana", "seeds")[1].turns[0].question.startswith("Who is")
+    assert restored(kept, "ana", "other") == ([], Conversation())
+    emptied = stored(Conversation(), "ana", previous=kept, collection="seeds")
+    assert restored(emptied, "ana", "seeds") == ([], Conversation()) and restored(emptied, "ana", "papers")[0]
+    for number in range(MAX_CHATS + 2):
+        kept = stored(news.conversation, "ana", previous=kept, collection=f"c{number}")
+    assert len(kept["chats"]) == MAX_CHATS and f"c{MAX_CHATS + 1}" in kept["chats"]
+    old = {
+        "format": 1,
+        "user": "ana",
+        "turns": stored(news.conversation, "ana", collection="seeds")["chats"]["seeds"],
+    }
+    assert choices(old, "ana") == ("seeds", "") and restored(old, "ana", "seeds")[1].turns
 
 
 def test_the_answer_span_is_highlighted_inside_the_sentence():

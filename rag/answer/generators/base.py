@@ -56,6 +56,37 @@ class Generator(Protocol):
         ...
 
 
+class Stoppable:
+    """``backend`` whose stream ends as soon as ``stop`` is set (the UI's Stop): the backend's
+    own stream is then closed, which closes its HTTP connection (or ends llama.cpp's loop), so
+    the model stops writing. Checked at every piece the model sends."""
+
+    def __init__(self, backend: Generator, stop: threading.Event):
+        self.backend, self.stop = backend, stop
+        self.name, self.context_tokens, self.max_tokens = (
+            backend.name,
+            backend.context_tokens,
+            backend.max_tokens,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        """As the backend counts."""
+        return self.backend.count_tokens(text)
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        """The backend's pieces until ``stop`` is set; then its stream is closed."""
+        pieces = self.backend.stream(prompt)
+        try:
+            for piece in pieces:
+                if self.stop.is_set():
+                    return
+                yield piece
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+
+
 @dataclass(frozen=True)
 class GeneratorSettings:
     """Options shared by the generative backends; ``from_env`` reads the environment once.
