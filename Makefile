@@ -89,8 +89,16 @@ bench-install: $(BENCH_STAMP)
 index: install
 	HF_HUB_OFFLINE=1 $(BIN)/rag index seeds
 
+# `make run DOCS=~/papers` serves your own folder (its index lives in the user data folder,
+# and --watch follows the files you add or change there); plain `make run` the demo news.
+DOCS ?=
+ifeq ($(strip $(DOCS)),)
 run: index
 	HF_HUB_OFFLINE=1 $(BIN)/rag serve --host $(HOST) --port $(PORT)
+else
+run: install
+	HF_HUB_OFFLINE=1 $(BIN)/rag serve --corpus "$(DOCS)" --watch --host $(HOST) --port $(PORT)
+endif
 
 # The browser tests drive Debian's chromium through Playwright; nothing downloads a browser.
 CHROMIUM := /usr/bin/chromium

@@ -256,6 +256,7 @@ class Answer:
     sentences: list[AnswerSentence] = field(default_factory=list)  # per-sentence support
     generator: str = "extractive"  # which backend wrote the text
     note: str = ""  # shown to the user, e.g. "the local model failed; extractive answer shown"
+    model: str = ""  # the model that backend ran ("qwen2.5:3b", a GGUF file); "" for the extractive
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as JSON-ready data (citations and sentences as dicts); see :meth:`from_dict`."""
@@ -263,7 +264,7 @@ class Answer:
 
     def payload(self) -> dict[str, Any]:
         """The answer as clients receive it (the Gradio API, ``/v1`` and MCP alike): the text,
-        whether it abstained, its confidence (0..1), who wrote it, and each citation's
+        whether it abstained, its confidence (0..1), who wrote it (backend and model), and each citation's
         :meth:`Citation.payload`. Unlike :meth:`to_dict` it is meant to be read, not read back."""
         return {
             "question": self.question,
@@ -271,6 +272,7 @@ class Answer:
             "abstained": self.abstained,
             "confidence": round(self.confidence, 4),
             "generator": self.generator,
+            "model": self.model,
             "note": self.note,
             "citations": [c.payload(n) for n, c in enumerate(self.citations, 1)],
         }
@@ -292,7 +294,10 @@ class Answer:
             answer = cls(**fields, citations=citations, sentences=sentences)
         except (TypeError, ValueError) as error:
             raise ValueError(f"Not an answer record: {error}") from None
-        _check_kinds(answer, {"question": str, "text": str, "generator": str, "note": str, "abstained": bool})
+        _check_kinds(
+            answer,
+            {"question": str, "text": str, "generator": str, "note": str, "model": str, "abstained": bool},
+        )
         _check_kinds(answer, {"confidence": (int, float)})
         for citation in citations:
             _check_kinds(citation, {"source": str, "title": str, "text": str})

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.generators.base import Generator
+from rag.answer.generators.base import Generator, model_name
 from rag.answer.prompting import Prompt, build_prompt
 from rag.answer.verification import Support, Verifier, is_abstention, split_answer
 from rag.embedding.embedders import Embedder
@@ -195,6 +195,7 @@ class GroundedAnswerer:
                 confidence=extractive.confidence,
                 generator=name,
                 note=note,
+                model=model_name(self.generator),
             )
             return Verified(abstention, verdicts)
         text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
@@ -212,6 +213,7 @@ class GroundedAnswerer:
             sentences=sentences,
             generator=name,
             note=note,
+            model=model_name(self.generator),
         )
         return Verified(answer, verdicts)
 

@@ -127,7 +127,7 @@ def serve(
     login = login_from_env()
     guard = LoginGuard(login) if login else None  # one lockout count for the UI and /v1
     # Gradio refuses far larger uploads itself; a bit over the limit gets rag's own message.
-    server, url, _ = app.queue(default_concurrency_limit=4).launch(
+    server, url, share_url = app.queue(default_concurrency_limit=4).launch(
         server_name=host,
         server_port=port,
         share=share,
@@ -139,7 +139,7 @@ def serve(
         max_file_size=2 * max_upload_bytes(),
         footer_links=["api"],
         prevent_thread_lock=True,
-        quiet=not block,
+        quiet=True,  # Gradio's own lines ("set share=True…") contradict rag's --share: ours below
     )
     libraries = getattr(app, "rag_libraries", None)
     if libraries is not None:  # the OpenAI-compatible /v1 routes, same server and login
@@ -150,6 +150,9 @@ def serve(
     if watch is not None:  # rag serve --watch: the folders' changes reach the indexes
         watch.start()
     if block:
+        print(f"rag is ready: open {url} in your browser (Ctrl+C stops it).", flush=True)
+        if share_url:
+            print(f"Public link (anyone with it can ask): {share_url}", flush=True)
         app.block_thread()
     return str(url)
 
@@ -165,7 +168,15 @@ def launch(
     """``rag serve``: the app over ``corpus`` (one folder or several; default seeds/); with
     ``watch``, files added, changed, renamed or removed in the folders are indexed as they change."""
     corpora = [corpus] if isinstance(corpus, (str, Path)) else list(corpus or [])
+    libraries = default_libraries(corpora, index)
+    first = libraries[0]
+    # Say what happens before the minutes a first run can take (the model, the first index).
+    print(
+        f"Starting rag over {first.corpus} ({'the demo news' if first.kind == 'demo' else 'your folder'}): "
+        "loading the model and the index (the first time, every document is embedded)…",
+        flush=True,
+    )
     # Existing folders of this machine become collections only where the only user is its own.
     local = host in ("127.0.0.1", "localhost", "::1") and not share and login_from_env() is None
-    app = build_app(default_libraries(corpora, index), watch=watch, registry=Registry(), local_folders=local)
+    app = build_app(libraries, watch=watch, registry=Registry(), local_folders=local)
     serve(app, host=host, port=port, share=share)

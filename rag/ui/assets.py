@@ -15,6 +15,11 @@ CSS = """
   /* The header, the collection and the two-line box above and below: the chat gets the rest. */
   #chat { height: calc(100dvh - 500px) !important; }
 }
+/* The closed Settings sidebar slides off screen, but its controls stayed in the Tab order
+   (four invisible stops): hidden once it has slid away, back at once when it opens. */
+.sidebar > .sidebar-content { transition: visibility 0s linear .3s; }
+.sidebar:not(.open) > .sidebar-content { visibility: hidden; }
+.sidebar.open > .sidebar-content { visibility: visible; transition-delay: 0s; }
 /* The collection above the chat: its name, and its folder's line beside it. */
 #collection-bar { align-items: center; gap: 12px; flex-wrap: nowrap; }
 #collection-bar > #library { flex: 0 1 280px !important; min-width: 140px; }
@@ -76,11 +81,21 @@ a.rag-open, a.rag-back { font-size: .85em; color: #4f46e5 !important; cursor: po
 .rag-doc { position: relative; max-height: 62vh; overflow-y: auto; white-space: pre-wrap; font-size: .9em;
   line-height: 1.5; border: 1px solid #e5e7eb; padding: .75em; border-radius: 8px; }
 .rag-passage-in-doc { background: #fef9c3; }
+.rag-md-mark { display: none; }
 .rag-warning { color: #b45309; }
 .rag-pdf-page { margin: 0 0 12px 0; }
 .rag-pdf-page figcaption { font-size: 0.85em; color: #6b7280; margin-bottom: 4px; }
 .rag-pdf-canvas { position: relative; border: 1px solid #e5e7eb; }
-.rag-pdf-canvas img { display: block; width: 100%; height: auto; }
+.rag-pdf-canvas img { display: block; width: 100%; height: auto; cursor: zoom-in; }
+/* "Enlarge page" (or a click on the page): the page over the whole window, as wide as it can
+   be read, scrolling; the marks are in % of the page, so they stay on the sentence. */
+button.rag-zoom { border: 1px solid #d1d5db; border-radius: 4px; padding: 0 .5em; background: #fff;
+  cursor: pointer; font-size: 1em; color: #3730a3; }
+.rag-pdf-page.rag-zoomed { position: fixed; inset: 0; z-index: 1000; margin: 0; padding: 8px 12px;
+  background: rgba(17, 24, 39, .88); overflow: auto; }
+.rag-pdf-page.rag-zoomed figcaption { color: #f9fafb; text-align: center; }
+.rag-pdf-page.rag-zoomed .rag-pdf-canvas { width: min(96vw, 1100px); margin: 0 auto; background: #fff; }
+.rag-pdf-page.rag-zoomed img { cursor: zoom-out; }
 .rag-pdf-mark { position: absolute; background: rgba(250, 204, 21, 0.45); outline: 2px solid #d97706; }
 .rag-pdf-mark.rag-closest { background: rgba(148, 163, 184, 0.35); outline-color: #64748b; }
 .rag-doc-label { font-size: 0.85em; color: #6b7280; }
@@ -112,6 +127,16 @@ const onClick = (event) => {
     trigger(match[1] === 'doc' ? 'open' : 'cite', {turn: Number(match[2]), n: Number(match[3])});
     return;
   }
+  const zoom = event.target.closest('button.rag-zoom, .rag-pdf-canvas img');
+  if (zoom) {
+    const figure = zoom.closest('.rag-pdf-page');
+    const on = figure.classList.toggle('rag-zoomed');
+    const button = figure.querySelector('button.rag-zoom');
+    button.textContent = on ? 'Close (Esc)' : 'Enlarge page';
+    button.setAttribute('aria-pressed', String(on));
+    if (on) button.focus();
+    return;
+  }
   const copy = event.target.closest('button.rag-copy');
   if (!copy) return;
   event.preventDefault();
@@ -125,9 +150,30 @@ const onClick = (event) => {
     setTimeout(() => { copy.textContent = 'Copy'; }, 1500);
   });
 };
+if (!window.ragEscape) {  // Escape closes an enlarged page
+  window.ragEscape = true;
+  document.addEventListener('keydown', (event) => {
+    const open = event.key === 'Escape' && document.querySelector('.rag-pdf-page.rag-zoomed button.rag-zoom');
+    if (open) open.click();
+  });
+}
 if (window.ragClickHandler) document.removeEventListener('click', window.ragClickHandler);
 window.ragClickHandler = onClick;
 document.addEventListener('click', onClick);
+// Gradio names each chat message by its content, which for an answer is its HTML: a screen
+// reader read out "<div class='rag-answer'><p class=…". Each such name becomes the text.
+const plainNames = () => {
+  for (const message of document.querySelectorAll('#chat [aria-label*="<"]')) {
+    const who = message.getAttribute('aria-label').startsWith('user') ? 'Question' : 'Answer';
+    const text = (message.innerText || message.textContent || '').replace(/\s+/g, ' ').trim();
+    message.setAttribute('aria-label', `${who}: ${text}`.slice(0, 2000));
+  }
+};
+if (window.ragNames) window.ragNames.disconnect();
+window.ragNames = new MutationObserver(plainNames);
+window.ragNames.observe(document.body, {subtree: true, childList: true, attributes: true,
+  attributeFilter: ['aria-label']});
+plainNames();
 watch('value', () => {
   const target = element.querySelector('#rag-target');
   if (!target) return;

@@ -8,6 +8,7 @@ answer span inside it in ``<strong class='rag-span'>``.
 
 from __future__ import annotations
 
+import re
 import time
 from html import escape
 
@@ -166,10 +167,21 @@ def document_html(
     )
     after = escape(text[citation.end - offset :])
     label = "<p class='rag-doc-label'>The text as indexed:</p>" if page_view else ""
-    return (
-        f"<div class='rag-docview'>{head}{page_view}{label}<div class='rag-doc' id='rag-doc'>{before}"
-        f"<span class='rag-passage-in-doc'>{passage}</span>{after}</div></div>"
-    )
+    body = f"{before}<span class='rag-passage-in-doc'>{passage}</span>{after}"
+    if not citation.source.lower().endswith((".txt", ".text")):
+        body = _heading_marks(body)
+    view = f"{head}{page_view}{label}<div class='rag-doc' id='rag-doc'>{body}</div>"
+    return f"<div class='rag-docview'>{view}</div>"
+
+
+# A heading line's "## " as Word, HTML, PDF and the rest are written out (rag.ingest.structure):
+# the marks are rag's, not the document's, so the view hides them (the offsets stay exact).
+_HEADING = re.compile(r"(^|\n)((?:<[^>]+>)*)(#{1,6} )", re.MULTILINE)
+
+
+def _heading_marks(body: str) -> str:
+    """``body`` (escaped HTML) with each line's leading Markdown heading marks hidden."""
+    return _HEADING.sub(r"\1\2<span class='rag-md-mark' aria-hidden='true'>\3</span>", body)
 
 
 def documents_rows(documents: list[DocumentInfo]) -> list[list[object]]:

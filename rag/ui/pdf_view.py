@@ -160,7 +160,8 @@ def _page_figure(path: Path, page: int, sentence: str, css: str, *, first: bool)
         marks = marks.replace("<span class=", "<span id='rag-target' class=", 1)
     return (
         f"<figure class='rag-pdf-page' data-page='{page}'><figcaption>Page {page} of {pages} "
-        f"as printed; {where}.</figcaption><div class='rag-pdf-canvas'>"
+        f"as printed; {where}. <button type='button' class='rag-zoom' aria-pressed='false'>"
+        "Enlarge page</button></figcaption><div class='rag-pdf-canvas'>"
         f"<img alt='Page {page} of {escape(path.name)}' src='data:image/png;base64,{data}'>"
         f"{marks}</div></figure>"
     )

@@ -75,11 +75,18 @@ def answer_html(
     rewrite = rewrite_html(resolved)
     note = f"<div class='rag-note'>{escape(_one_line(answer.note))}</div>" if answer.note else ""
     timing = f" · {seconds:.2f} s" if seconds is not None else ""
+    writer = escape(answer.generator + (f": {answer.model}" if answer.model else ""))
     if answer.abstained:
+        # One line per document, with all its markers: the same source twice read as two.
+        by_source: dict[str, list[int]] = {}
+        for n, c in enumerate(answer.citations, 1):
+            by_source.setdefault(c.source, []).append(n)
         maybe = " ".join(
-            f"<li>{marker_html(turn, n, c)} {escape(_one_line(c.title or c.source))} "
-            f"<span class='rag-file'>{escape(c.source)}</span></li>"
-            for n, c in enumerate(answer.citations, 1)
+            "<li>"
+            + " ".join(marker_html(turn, n, answer.citations[n - 1]) for n in numbers)
+            + f" {escape(_one_line(answer.citations[numbers[0] - 1].title or source))} "
+            f"<span class='rag-file'>{escape(source)}</span></li>"
+            for source, numbers in by_source.items()
         )
         related = (
             f"<div class='rag-maybe'>Maybe related (not an answer):<ul>{maybe}</ul></div>" if maybe else ""
@@ -88,12 +95,12 @@ def answer_html(
             f"<div class='rag-answer rag-abstained'>{rewrite}"
             f"<div class='rag-notfound'>{NOT_FOUND_HEADING}</div>"
             f"<p class='rag-text'>{escape(_one_line(answer.text))}</p>{related}{note}"
-            f"<div class='rag-foot'>{escape(answer.generator)}{timing}</div></div>"
+            f"<div class='rag-foot'>{writer}{timing}</div></div>"
         )
     sources = len(answer.citations)
     return (
         f"<div class='rag-answer'>{rewrite}<p class='rag-text'>{_body_html(answer, turn)}</p>{note}"
-        f"<div class='rag-foot'>{escape(answer.generator)} · {sources} source{'s' if sources != 1 else ''}"
+        f"<div class='rag-foot'>{writer} · {sources} source{'s' if sources != 1 else ''}"
         f"{timing} · {COPY_BUTTON}</div></div>"
     )
 

@@ -15,7 +15,7 @@ import importlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from rag.config import settings
 from rag.errors import GeneratorError
@@ -68,6 +68,9 @@ class Stoppable:
             backend.context_tokens,
             backend.max_tokens,
         )
+
+    def __getattr__(self, name: str) -> object:  # the backend's own (its model's name, path)
+        return getattr(self.backend, name)
 
     def count_tokens(self, text: str) -> int:
         """As the backend counts."""
@@ -162,6 +165,18 @@ BUILTINS = {
 _factories: dict[str, Factory | str] = dict(BUILTINS)
 _instances: dict[tuple[str, GeneratorSettings], Generator] = {}
 _lock = threading.RLock()
+
+
+def model_name(backend: object) -> str:
+    """The name of the model a backend runs, for people: a server's model ("qwen2.5:3b"), a
+    GGUF file's name; "" when it has none (a scripted test backend)."""
+    for attribute in ("model", "path"):
+        value: Any = getattr(backend, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+        if value is not None and hasattr(value, "name"):
+            return str(value.name)
+    return ""
 
 
 def register(name: str, factory: Factory | str) -> None:
