@@ -93,7 +93,9 @@ class SlowOpenAIServer:
                 outer.started.set()
                 try:
                     for number in range(outer.words):
-                        word = "Mistral Medium 3.5 is a 128-billion-parameter scale model. ".split()[number % 8]
+                        word = "Mistral Medium 3.5 is a 128-billion-parameter scale model. ".split()[
+                            number % 8
+                        ]
                         event = {"choices": [{"delta": {"content": word + " "}}]}
                         self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                         self.wfile.flush()

@@ -61,7 +61,14 @@ _ELLIPSIS = re.compile(
     r"^\s*(?:(?:and\s+)?(?:what|how)\s+about|and|also|as\s+for)\s+(?P<rest>.+?)\s*\??\s*$", re.I
 )
 _WH = r"(?:why|when|where|who|whom|what|which|how(?:\s+(?:much|many|come|long|often|so))?)"
-_BARE_WH = re.compile(rf"^\s*(?:(?:and|but|so)\s+)?(?:since\s+|by\s+|until\s+)?{_WH}\s*\??\s*$", re.I)
+_BARE_WH = re.compile(
+    rf"^\s*(?:(?:and|but|so)\s+)?(?P<wh>(?:since\s+|by\s+|until\s+)?{_WH})"
+    # "And when was that?", "Why is that?", "When did it happen?": the same ask as a bare word.
+    r"(?:\s+(?:is|was|did|does|will)\s+(?:that|this|it)(?:\s+happen)?)?\s*\??\s*$",
+    re.I,
+)
+# A yes/no question: "Did OpenAI sign the Code?" → "When did OpenAI sign the Code?"
+_YES_NO = re.compile(r"^\s*(?:is|are|was|were|does|do|did|has|have|had|will|would|can|could)\b", re.I)
 _LEADING_WH = re.compile(
     rf"^\s*{_WH}\s+(?P<rest>(?:is|are|was|were|does|do|did|has|have|had|will|would|can|could)\b.*)$", re.I
 )
@@ -220,12 +227,15 @@ def _ellipsis(question: str, before: str, previous: Turn) -> str | None:
 
 
 def _bare_wh(question: str, before: str, previous: Turn) -> str | None:
-    if not _BARE_WH.match(question):
+    bare = _BARE_WH.match(question)
+    if not bare:
         return None
-    word = _CONTINUATION.sub("", question, count=1).strip().rstrip("?").strip()
+    word = " ".join(bare.group("wh").split())
     leading = _LEADING_WH.match(before)
     if leading:
         return f"{_capitalise(word)} {leading.group('rest')}"
+    if _YES_NO.match(before):
+        return f"{_capitalise(word)} {before.strip()[:1].lower()}{before.strip()[1:]}"
     return f"{_capitalise(word)}? (about: {_strip_q(before)})"
 
 

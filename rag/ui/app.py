@@ -85,7 +85,7 @@ def build_app(
         conversation = gr.State(Conversation())
         kept = gr.BrowserState(None, storage_key=STORAGE_KEY, secret=history_secret())
         gr.HTML(
-            "<h2 style='margin:0'>Ask your documents</h2><p style='margin:.2em 0 0 0;color:#6b7280'>"
+            "<h2 style='margin:0'>Ask your documents</h2><p class='rag-intro'>"
             "Every answer sentence cites the passage it comes from: click a marker like "
             "<span class='rag-cite'>[1]</span> to check it.</p>"
         )

@@ -12,8 +12,10 @@ CSS = """
   #input-row { flex-wrap: wrap; }
   #input-row > :has(#question) { flex: 1 1 100% !important; }
   #input-row button { flex-grow: 1 !important; }
-  /* The header, the collection and the two-line box above and below: the chat gets the rest. */
-  #chat { height: calc(100dvh - 500px) !important; }
+  /* The header, the collection and the two-line box above and below: the chat gets the rest
+     (the header's second line goes: the empty chat and the sources panel say the same). */
+  .rag-intro { display: none; }
+  #chat { height: calc(100dvh - 430px) !important; }
 }
 /* The closed Settings sidebar slides off screen, but its controls stayed in the Tab order
    (four invisible stops): hidden once it has slid away, back at once when it opens. */
@@ -33,6 +35,7 @@ CSS = """
 /* A phone scrolls the documents table sideways instead of squeezing or widening the page. */
 #documents { overflow-x: auto; max-width: 100%; }
 #documents table { min-width: 560px; }
+.rag-intro { margin: .2em 0 0 0; color: #6b7280; }
 #question-count { font-size: .8em; color: #6b7280; min-height: 1.2em; margin: -.4em 0 0 .2em; }
 #question-count p { margin: 0; }
 .rag-answer .rag-text { margin: 0; line-height: 1.6; }
@@ -87,15 +90,19 @@ a.rag-open, a.rag-back { font-size: .85em; color: #4f46e5 !important; cursor: po
 .rag-pdf-page figcaption { font-size: 0.85em; color: #6b7280; margin-bottom: 4px; }
 .rag-pdf-canvas { position: relative; border: 1px solid #e5e7eb; }
 .rag-pdf-canvas img { display: block; width: 100%; height: auto; cursor: zoom-in; }
-/* "Enlarge page" (or a click on the page): the page over the whole window, as wide as it can
-   be read, scrolling; the marks are in % of the page, so they stay on the sentence. */
+/* "Enlarge page" (or a click on the page): a copy of the page over the whole window (on the
+   body, above every other layer), at least 800 px wide so that a phone scrolls it rather than
+   shrinks it; the marks are in % of the page, so they stay on the sentence. */
 button.rag-zoom { border: 1px solid #d1d5db; border-radius: 4px; padding: 0 .5em; background: #fff;
   cursor: pointer; font-size: 1em; color: #3730a3; }
-.rag-pdf-page.rag-zoomed { position: fixed; inset: 0; z-index: 1000; margin: 0; padding: 8px 12px;
-  background: rgba(17, 24, 39, .88); overflow: auto; }
-.rag-pdf-page.rag-zoomed figcaption { color: #f9fafb; text-align: center; }
-.rag-pdf-page.rag-zoomed .rag-pdf-canvas { width: min(96vw, 1100px); margin: 0 auto; background: #fff; }
-.rag-pdf-page.rag-zoomed img { cursor: zoom-out; }
+.rag-page-overlay { position: fixed; inset: 0; z-index: 10000; padding: 3.2em 12px 8px 12px;
+  background: rgba(17, 24, 39, .92); overflow: auto; }
+.rag-page-overlay figure { margin: 0; }
+.rag-page-overlay figcaption { color: #f9fafb; position: fixed; top: 8px; left: 12px; right: 8em;
+  font-size: .8em; line-height: 1.3; }
+.rag-page-overlay button.rag-zoom { position: fixed; top: 8px; right: 16px; }
+.rag-page-overlay .rag-pdf-canvas { width: max(min(96vw, 1100px), 800px); margin: 0 auto; background: #fff; }
+.rag-page-overlay img { cursor: zoom-out; }
 .rag-pdf-mark { position: absolute; background: rgba(250, 204, 21, 0.45); outline: 2px solid #d97706; }
 .rag-pdf-mark.rag-closest { background: rgba(148, 163, 184, 0.35); outline-color: #64748b; }
 .rag-doc-label { font-size: 0.85em; color: #6b7280; }
@@ -129,12 +136,24 @@ const onClick = (event) => {
   }
   const zoom = event.target.closest('button.rag-zoom, .rag-pdf-canvas img');
   if (zoom) {
+    const open = document.querySelector('.rag-page-overlay');
+    if (open) { open.remove(); if (window.ragZoomFrom) window.ragZoomFrom.focus(); return; }
     const figure = zoom.closest('.rag-pdf-page');
-    const on = figure.classList.toggle('rag-zoomed');
-    const button = figure.querySelector('button.rag-zoom');
-    button.textContent = on ? 'Close (Esc)' : 'Enlarge page';
-    button.setAttribute('aria-pressed', String(on));
-    if (on) button.focus();
+    window.ragZoomFrom = figure.querySelector('button.rag-zoom');
+    const overlay = document.createElement('div');
+    overlay.className = 'rag-page-overlay';
+    overlay.setAttribute('role', 'dialog');
+    overlay.setAttribute('aria-modal', 'true');
+    overlay.setAttribute('aria-label', figure.querySelector('img').alt);
+    const page = figure.cloneNode(true);
+    page.querySelector('#rag-target')?.removeAttribute('id');
+    const close = page.querySelector('button.rag-zoom');
+    close.textContent = 'Close (Esc)';
+    close.setAttribute('aria-pressed', 'true');
+    overlay.appendChild(page);
+    document.body.appendChild(overlay);
+    close.focus();
+    page.querySelector('.rag-pdf-mark')?.scrollIntoView({block: 'center', inline: 'center'});
     return;
   }
   const copy = event.target.closest('button.rag-copy');
@@ -153,7 +172,7 @@ const onClick = (event) => {
 if (!window.ragEscape) {  // Escape closes an enlarged page
   window.ragEscape = true;
   document.addEventListener('keydown', (event) => {
-    const open = event.key === 'Escape' && document.querySelector('.rag-pdf-page.rag-zoomed button.rag-zoom');
+    const open = event.key === 'Escape' && document.querySelector('.rag-page-overlay button.rag-zoom');
     if (open) open.click();
   });
 }

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from typing import Any
 
@@ -97,9 +97,13 @@ def respond(
                 yield ChatUpdate(history, conversation, seconds_to_first_piece=first)
         finally:
             getattr(stream, "close", lambda: None)()
+        if stop is not None and stop.is_set():
+            return  # Stop: the chat already shows "stopped"; a late answer must not replace it
         if answer is None:
             raise RagError("The answer stream ended without an answer; try again.")
         seconds = time.perf_counter() - started
+        if shown is not None:
+            answer = _said_already(answer, conversation)
         conversation.turns.append(ChatTurn(message, resolved, answer, library, rewritten=shown is not None))
         history[-1] = {
             "role": "assistant",
@@ -111,6 +115,21 @@ def respond(
     except Exception:  # keep the UI alive; the log has the traceback
         log.exception("Answering %r failed", message)
         yield _failed(history, conversation, message, resolved, library, UNEXPECTED)
+
+
+def _said_already(answer: Answer, conversation: Conversation) -> Answer:
+    """A follow-up answered with exactly the sentences of the answer before it ("Why?" after a
+    "why" question) says so, rather than repeating itself without a word."""
+    last = next((t.answer for t in reversed(conversation.turns) if t.answer is not None), None)
+    if answer.abstained or last is None or last.abstained or answer.note:
+        return answer
+
+    def cited(a: Answer) -> set[tuple[str, int, int]]:
+        return {(c.source, *c.sentence_span) for c in a.citations}
+
+    if not answer.citations or cited(answer) != cited(last):
+        return answer
+    return replace(answer, note="The documents say nothing more on this than the answer above.")
 
 
 def _failed(

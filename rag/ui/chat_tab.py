@@ -45,7 +45,7 @@ def examples_for(library: Library) -> list[str]:
 
 def chat_update(history: list, library: Library) -> Any:
     """The chat's messages, with ``library``'s example cards (hidden when it has none)."""
-    return gr.update(value=history, examples=[{"text": q} for q in examples_for(library)] or None)
+    return gr.update(value=history, examples=[{"text": q} for q in examples_for(library)])
 
 
 def example_text(evt: gr.SelectData) -> str:

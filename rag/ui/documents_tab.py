@@ -56,7 +56,8 @@ def documents_tab(
         names = [document.name for document in documents if not document.left_out]
         chunks = sum(document.chunks for document in documents)
         heading = (
-            f"**{len(rows)} documents, {chunks} chunks** in `{lib.name}` (folder `{lib.corpus}`)."
+            f"**{counted(len(rows), 'document')}, {counted(chunks, 'chunk')}** in `{lib.name}` "
+            f"(folder `{lib.corpus}`)."
             if rows
             else f"**No documents yet** in `{lib.name}`: add files below (folder `{lib.corpus}`)."
         )

@@ -152,3 +152,25 @@ def test_a_swapped_name_keeps_one_article_and_a_topic_stops_before_the_verb():
         "include"
         not in resolve("and how fast do they respond?", [Turn("What does the Basic plan include?")]).resolved
     )
+
+
+@pytest.mark.parametrize(
+    ("before", "question", "expected"),
+    [
+        # Issue 32 item 8: "and when was that?" had become "When was OpenAI?".
+        (
+            "Did OpenAI sign the EU Code of Practice?",
+            "and when was that?",
+            "When did OpenAI sign the EU Code of Practice?",
+        ),
+        (
+            "Did OpenAI sign the EU Code of Practice?",
+            "When?",
+            "When did OpenAI sign the EU Code of Practice?",
+        ),
+        ("Why is SoftBank borrowing money?", "And when did it happen?", "When is SoftBank borrowing money?"),
+        ("How much is SoftBank borrowing?", "why is that?", "Why is SoftBank borrowing?"),
+    ],
+)
+def test_a_question_word_about_that_event_asks_the_previous_question_again(before, question, expected):
+    assert resolve(question, [Turn(before)]).resolved == expected

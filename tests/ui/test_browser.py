@@ -216,16 +216,16 @@ def test_upload_a_document_then_ask_about_it_and_follow_up(page, shots, timings,
     assert "$12 million" in follow_up.inner_text()
     page.screenshot(path=str(shots / "05-follow-up.png"))
 
-    # Delete it again: the chunks leave the index, and the next answer cannot cite it.
+    # Remove it again: the chunks leave the index, and the next answer cannot cite it.
     page.get_by_role("tab", name="Documents").click()
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#doomed input").click()
     page.get_by_role("option", name="acme-deal.md").click()
-    page.get_by_role("button", name="Delete acme-deal.md").click()
+    page.get_by_role("button", name="Remove acme-deal.md from index").click()
     page.wait_for_function(
-        "() => /Deleted acme-deal.md/.test(document.querySelector('#upload-status').innerText)"
+        "() => /Removed acme-deal.md/.test(document.querySelector('#upload-status').innerText)"
     )
-    assert "acme-deal.md" not in page.locator("#documents").inner_text()
+    assert "removed from the index" in page.locator("#documents").inner_text()  # its file is kept
     page.get_by_role("tab", name="Chat").click()
     again, _, _ = ask(page, "What deal did Acme Robotics strike?")
     assert "acme-deal.md" not in again.inner_html()
@@ -728,15 +728,15 @@ def test_uploads_name_each_file_reset_and_show_progress_and_a_row_deletes(
         page.screenshot(path=str(shots / f"22-upload-done-{width}x{height}.png"))
 
         page.locator("#documents .body-cell", has_text=f"memo-{width}.md").first.click()
-        delete = page.get_by_role("button", name=f"Delete memo-{width}.md")
+        delete = page.get_by_role("button", name=f"Remove memo-{width}.md from index")
         delete.wait_for()
         page.screenshot(path=str(shots / f"23-row-chosen-{width}x{height}.png"))
         page.once("dialog", lambda dialog: dialog.accept())
         delete.click()
         page.wait_for_function(
-            f"() => /Deleted memo-{width}.md/.test(document.querySelector('{status}').innerText)"
+            f"() => /Removed memo-{width}.md/.test(document.querySelector('{status}').innerText)"
         )
-        assert f"memo-{width}.md" not in page.locator("#documents").inner_text()
+        assert "removed from the index" in page.locator("#documents").inner_text()  # the file stays
         assert f"report-{width}.md" in page.locator("#documents").inner_text()
 
 

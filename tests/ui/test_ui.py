@@ -315,3 +315,16 @@ def test_the_answer_span_is_highlighted_inside_the_sentence():
     assert "rag-span" not in closest  # a closest passage offers no answer
     with pytest.raises(ValueError):
         Citation.of(chunk, 0, 1.0, span=(100, 137))  # a span outside its sentence
+
+
+def test_a_follow_up_answered_with_the_same_sentences_says_so(engine):
+    """Issue 32 item 8: "Why?" after a "why" question repeated the answer without a word."""
+    first, _ = turn(engine, "Why does Anthropic refuse to share Mythos with the EU?")
+    again, _ = turn(engine, "Why?", first.history, first.conversation)
+    answer = again.conversation.turns[-1].answer
+    assert (
+        answer is not None and answer.note == "The documents say nothing more on this than the answer above."
+    )
+    assert "say nothing more on this" in again.history[-1]["content"]
+    other, _ = turn(engine, "Who is the European Commission spokesperson?", again.history, again.conversation)
+    assert not other.conversation.turns[-1].answer.note  # a new question is answered as usual
