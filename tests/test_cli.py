@@ -137,3 +137,40 @@ def test_a_kept_document_is_read_again_when_the_index_is_rebuilt_from_scratch(no
     assert main(["index", str(notes / "garden.md"), "--force", "--index", index]) == 1
     err = capsys.readouterr().err
     assert "archive.md" in err and "rag remove" in err and _indexed(index) == {"archive.md", "garden.md"}
+
+
+def test_rag_serve_says_what_it_does_and_where_to_open_it(tmp_path):
+    """Issue 32 item 7: `make run` was silent for minutes, then printed Gradio's own lines
+    ("set share=True…", contradicting `--share`). A real `rag serve` over a new folder."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.ports import _pick
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "memo.md").write_text("# Memo\n\nThe depot opened in May.\n", encoding="utf-8")
+    port = _pick()
+    env = {**os.environ, "RAG_EMBEDDER": "hash-384", "RAG_DATA_DIR": str(tmp_path / "data")}
+    command = [sys.executable, "-m", "rag", "serve", "--corpus", str(tmp_path / "docs"), "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and server.stdout is not None:
+            line = server.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "rag is ready" in line:
+                break
+    finally:
+        server.terminate()
+        server.wait(30)
+    output = "".join(lines)
+    assert output.startswith(f"Starting rag over {tmp_path / 'docs'} (your folder)"), output
+    assert "Indexing" in output and f"rag is ready: open http://127.0.0.1:{port}/ in your browser" in output
+    assert "share=True" not in output and "Running on local URL" not in output
+    assert (tmp_path / "data" / "indexes").is_dir()  # the index is kept in the data folder,
+    assert [p.name for p in (tmp_path / "docs").iterdir()] == ["memo.md"]  # nothing in the user's
