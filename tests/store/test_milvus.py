@@ -185,8 +185,11 @@ def test_library_uploads_and_deletes_on_milvus(milvus_library, tmp_path):
         "How much cargo did the harbour of Kotka handle?"
     )
     assert answer.citations[0].source == "harbour.md"
-    library.delete("harbour.md")
-    assert "harbour.md" not in {d.name for d in library.documents()}
+    library.delete("harbour.md")  # out of the index; the file stays (issue 32)
+    listed = {d.name: d for d in library.documents()}
+    assert listed["harbour.md"].left_out and listed["harbour.md"].chunks == 0
+    assert "harbour.md" not in load_index(tmp_path / "index").manifest.files
+    library.sync()  # and it stays out of the next build from the folder
     assert "harbour.md" not in load_index(tmp_path / "index").manifest.files
 
 
