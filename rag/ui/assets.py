@@ -35,6 +35,8 @@ CSS = """
 /* A phone scrolls the documents table sideways instead of squeezing or widening the page. */
 #documents { overflow-x: auto; max-width: 100%; }
 #documents table { min-width: 560px; }
+/* Headers on one line: at 1280 px "chunks" and "indexed" wrapped and were clipped. */
+#documents th, #documents th * { white-space: nowrap; }
 .rag-intro { margin: .2em 0 0 0; color: #6b7280; }
 #question-count { font-size: .8em; color: #6b7280; min-height: 1.2em; margin: -.4em 0 0 .2em; }
 #question-count p { margin: 0; }

@@ -45,7 +45,7 @@ def documents_tab(
     returns the ``/documents`` API function, which the app registers outside the tabs."""
     library = controls.library
 
-    def documents_view(library: str) -> tuple[Any, Any, str, Any]:
+    def documents_view(library: str) -> tuple[Any, Any, str, Any, Any]:
         lib = shared.get(library)
         try:  # a collection chosen for the first time is indexed now, so its list is true
             shared.engine(lib.name)
@@ -64,7 +64,8 @@ def documents_tab(
         also = gr.update(
             visible=lib.kind == "owned", value=False, label=f"Also delete the file from {lib.corpus}"
         )
-        return gr.update(value=rows), gr.update(choices=names, value=None), heading, also
+        # Nothing chosen any more: the button says so too (its label named the last choice).
+        return gr.update(value=rows), gr.update(choices=names, value=None), heading, also, delete_label(None)
 
     def target(library: str) -> tuple[Library, str]:
         """Where an upload goes, and what to say about it: the demo collection is read-only,
@@ -136,11 +137,11 @@ def documents_tab(
             return gr.update(value="Remove from index")
         return gr.update(value=f"Delete the file {name}" if remove_file else f"Remove {name} from index")
 
-    def on_tick(library: str, seen: str) -> tuple[Any, Any, Any, Any, str]:
+    def on_tick(library: str, seen: str) -> tuple[Any, ...]:
         assert folders is not None
         stamp = folders.stamp(library)
         if stamp == seen:  # nothing changed: leave the table (and a chosen document) alone
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
         return (*documents_view(library), stamp)
 
     def list_documents(library: str = "") -> list[dict]:
@@ -175,7 +176,7 @@ def documents_tab(
                 also = gr.Checkbox(False, label="Also delete the file", elem_id="delete-file", visible=False)
                 delete = gr.Button("Remove from index", variant="stop", elem_id="delete")
 
-    view = [table, doomed, heading, also]
+    view = [table, doomed, heading, also, delete]
     library.change(documents_view, library, view, api_visibility="private")
     app.load(documents_view, library, view, api_visibility="private")
     # A new attempt clears the last one's result at once, then the bar shows where it will be.

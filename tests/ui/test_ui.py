@@ -328,3 +328,29 @@ def test_a_follow_up_answered_with_the_same_sentences_says_so(engine):
     assert "say nothing more on this" in again.history[-1]["content"]
     other, _ = turn(engine, "Who is the European Commission spokesperson?", again.history, again.conversation)
     assert not other.conversation.turns[-1].answer.note  # a new question is answered as usual
+
+
+def test_smaller_items_one_line_per_related_document_the_models_name_and_no_heading_marks():
+    """Issue 32 item 9: "Maybe related" listed the same source twice; the footer said "openai"
+    instead of the model; a Word document's view showed "#" before its headings."""
+    from rag.records import Answer, Chunk, Citation, Sentence
+
+    text = "# Pump manual\n\nThe filters are replaced every six weeks. The pumps were installed in 2019."
+    first, second = (
+        Sentence("The filters are replaced every six weeks.", 15, 56),
+        Sentence("The pumps were installed in 2019.", 57, 90),
+    )
+    chunk = Chunk(0, "manual.docx", "Pump manual", text, 0, len(text), (first, second))
+    near = [Citation.of(chunk, 0, 0.4), Citation.of(chunk, 1, 0.3)]
+    shown = answer_html(Answer("How big is the tank?", "not found", near, abstained=True), 0)
+    assert shown.count("<li>") == 1 and shown.count("manual.docx</span>") == 1
+    assert "#cite-0-1" in shown and "#cite-0-2" in shown  # both markers, on the one line
+    written = Answer(
+        "q", "The filters are replaced every six weeks. [1]", near[:1], generator="openai", model="qwen2.5:3b"
+    )
+    assert "openai: qwen2.5:3b · 1 source" in answer_html(written, 0)
+    assert Answer.from_dict(written.to_dict()) == written and written.payload()["model"] == "qwen2.5:3b"
+    view = document_html(text, near[0], 0, 1)
+    assert "<span class='rag-md-mark' aria-hidden='true'># </span>Pump manual" in view
+    plain = document_html(text, replace(near[0], source="notes.txt"), 0, 1)
+    assert "rag-md-mark" not in plain  # a text file's own "#" is the author's
