@@ -385,3 +385,28 @@ def test_a_cited_pdf_page_can_be_enlarged_to_read(browser, served, shots, tmp_pa
         page.screenshot(path=str(shots / f"08-page-enlarged-{width}x{height}.png"))
         page.keyboard.press("Escape")
         enlarged.wait_for(state="detached")
+
+
+@VIEWPORTS
+def test_follow_ups_ask_the_event_again_say_when_nothing_more_is_found_and_list_each_source_once(
+    browser, served, shots, viewport
+):
+    """Items 8 and 9: "and when was that?" is searched as the previous question with "when"
+    (before: "When was OpenAI?"); "Why?" after a "why" question says the documents hold
+    nothing more (before: the same answer again, without a word); "Maybe related" names each
+    document once (before: the same source twice)."""
+    url, _, _ = served
+    width, height = viewport
+    with opened(browser, url, width, height) as page:
+        choose(page, "seeds")
+        page.get_by_role("button", name="New chat").click()
+        ask(page, "Did OpenAI sign the EU Code of Practice?")
+        when, _, _ = ask(page, "and when was that?")
+        assert "When did OpenAI sign the EU Code of Practice?" in when.locator(".rag-rewrite").inner_text()
+        ask(page, "Why does Anthropic refuse to share Mythos with the EU?")
+        why, _, _ = ask(page, "Why?")
+        assert "The documents say nothing more on this than the answer above." in why.inner_text()
+        page.screenshot(path=str(shots / f"09-follow-ups-{width}x{height}.png"))
+        missing, _, _ = ask(page, "What is the population of Estonia?")
+        files = missing.locator(".rag-maybe .rag-file").all_inner_texts()
+        assert files and len(files) == len(set(files)), files
