@@ -10,6 +10,7 @@ from rag.config import default_corpus, default_index
 from rag.engine import clear_engines, get_engine
 from rag.errors import CorpusError
 from rag.indexing.build import BuildReport
+from rag.indexing.exclusions import excluded
 from rag.ingest.loading import load_jsonl, load_paths
 from rag.records import Answer, Passage
 from rag.search.followup import Turn, resolve
@@ -112,7 +113,10 @@ def build_index(
     from rag.indexing import build as indexing
 
     given = [Path(jsonl)] if jsonl is not None else [Path(p) for p in paths] or [default_corpus()]
+    target = index if index is not None else default_index()
+    left_out = excluded(target)  # removed in the UI, their files kept: they stay out
     documents = load_jsonl(given[0]) if jsonl is not None else load_paths(given)
+    documents = [document for document in documents if document.source not in left_out]
     roots = {str(path.resolve()) for path in given}
 
     def keep(source: str, origin: str) -> bool:
@@ -120,9 +124,7 @@ def build_index(
         return not prune and origin not in roots
 
     try:
-        report = indexing.build_index(
-            documents, index if index is not None else default_index(), force=force, keep=keep, ray=ray
-        )
+        report = indexing.build_index(documents, target, force=force, keep=keep, ray=ray)
     finally:
         if ray is not None:
             from rag.indexing.distributed import stop_ray

@@ -220,7 +220,10 @@ class Library:
                         upload.name if same == upload.name else f"{upload.name} (= {same})"
                     )
                     continue
-                if upload.name != name or upload.name in batch:
+                # A folder of the user's is never written over: a new version of a file there is
+                # stored beside it, under a free name (rag made an "owned" folder's files itself).
+                overwrites = self.kind != "owned" and os.path.lexists(self.corpus / upload.name)
+                if upload.name != name or upload.name in batch or overwrites:
                     # A name made safe ("x∕y.txt" and "x／y.txt" both become "x_y.txt") never
                     # replaces another file: it is kept apart under a free name, and said so.
                     free = self._free_name(upload.name, batch)
@@ -236,8 +239,8 @@ class Library:
             back |= left_out & {upload.name for upload in checked}
             if checked or back:
                 backups = self._store(checked)
-                set_excluded(self.index, left_out - back)
                 try:
+                    set_excluded(self.index, left_out - back)
                     report.build = self._rebuild(None, notify, 0.05)
                 except BaseException:
                     self._restore(backups)

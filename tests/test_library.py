@@ -41,6 +41,7 @@ def test_adding_stores_indexes_and_reports_progress(library):
 
 
 def test_the_same_bytes_again_are_a_no_op_and_a_changed_file_replaces_its_chunks(library):
+    library.kind = "owned"  # rag's own folder: a new version replaces the file (else it goes beside it)
     library.add([("harbour.md", NOTE)])
     generation = (library.index / "CURRENT").read_text()
     again = library.add([("harbour.md", NOTE), ("copy.md", NOTE)])
@@ -278,3 +279,23 @@ def test_names_made_safe_never_replace_each_other(library):
     assert "Stored x\uff0fy.md as x_y (2).md" in second.summary()
     assert (library.corpus / "x_y.md").read_bytes() == NOTE
     assert {"x_y.md", "x_y (2).md"} <= sources(library)
+
+
+def test_an_upload_never_writes_over_a_file_in_the_users_own_folder(library):
+    """A review finding: uploading notes.md into a folder of the user's replaced their notes.md."""
+    (library.corpus / "harbour.md").write_bytes(NOTE)
+    changed = NOTE.replace(b"9 million", b"11 million")
+    report = library.add([("harbour.md", changed)])
+    assert report.renamed == [("harbour.md", "harbour (2).md")] and report.added == ["harbour (2).md"]
+    assert (library.corpus / "harbour.md").read_bytes() == NOTE  # the user's file as it was
+    owned = Library("mine", library.corpus, library.index, kind="owned")
+    assert owned.add([("harbour.md", changed.replace(b"11", b"12"))]).replaced == ["harbour.md"]
+
+
+def test_rag_index_leaves_out_documents_removed_in_the_ui(library):
+    from rag.api import build_index
+
+    library.delete("001_e7367d59c646826d.txt")
+    build_index([library.corpus], index=library.index)
+    assert "001_e7367d59c646826d.txt" not in sources(library)
+    assert not list(library.index.glob("*.tmp"))

@@ -38,7 +38,8 @@ def set_excluded(index: Path | str, names: Iterable[str]) -> None:
         target.unlink(missing_ok=True)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{FILE}.{uuid.uuid4().hex}.tmp")
+    # Not ".tmp": the index's clean-up removes such files (rag.store.generations._is_stale).
+    staging = target.with_name(f".{FILE}.{uuid.uuid4().hex}.writing")
     staging.write_text(json.dumps(chosen, indent=1), encoding="utf-8")
     os.replace(staging, target)
 

@@ -13,12 +13,12 @@ import importlib.util
 import logging
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.answer.generators import modes
-from rag.config import default_corpus, default_index, demo_corpus, settings
+from rag.config import data_dir, default_corpus, default_index, demo_corpus, settings
 from rag.engine import Engine, clear_engines, get_engine
 from rag.errors import RagError
 from rag.indexing.watch import watch_and_rebuild
@@ -55,7 +55,14 @@ class Libraries:
         self.registry = registry
         self.local_folders = local_folders
         self._builder = next((library.builder for library in libraries if library.builder), None)
+        self._on_remove: list[Callable[[Library], None]] = []  # told of each collection removed
         for kept in registry.load() if registry else []:
+            if not kept.owned and not local_folders:
+                # A folder of this machine, made while serving it alone: not served to others.
+                log.warning(
+                    "Not serving %s (%s): this server is reachable from elsewhere.", kept.name, kept.folder
+                )
+                continue
             name = kept.name
             while name in self._by_name:  # a command-line folder of the same name comes first
                 name += "+"
@@ -86,7 +93,8 @@ class Libraries:
         with self._lock:
             if name is None:
                 return next(iter(self._by_name.values()))
-            name = self._aliases.get(name, name)
+            # A name in use now wins over a renamed collection's old name.
+            name = name if name in self._by_name else self._aliases.get(name, name)
             try:
                 return self._by_name[name]
             except KeyError:
@@ -117,6 +125,9 @@ class Libraries:
                         f"{path} is not a folder on this computer; give an existing folder's full path."
                     )
                 path = path.resolve()
+                served = next((lib for lib in self._by_name.values() if lib.corpus.resolve() == path), None)
+                if served is not None:  # one index per folder: two collections would share it
+                    raise RagError(f"{path} is already the collection {served.name}; choose it in the list.")
                 kept = KeptCollection(name, str(path), str(index_for(path)), owned=False)
             else:
                 documents, index = new_collection_paths(name)
@@ -161,36 +172,63 @@ class Libraries:
         the user pointed to is left as it is, only its index goes. Returns what was removed.
 
         Raises:
-            RagError: no such collection, or it came from the command line.
+            RagError: no such collection; it came from the command line; or its folders are not
+                where rag keeps collections (a hand-edited list: nothing is deleted then).
         """
         library = self.get(name)
-        with self._lock:
+        with library._lock, self._lock:  # never in the middle of the collection's upload or build
             kept = self._kept.get(library.name)
             if kept is None:
                 raise RagError(f"{library.name} comes from the command line; it cannot be removed here.")
+            home, index = Path(kept.folder).parent.resolve(), Path(kept.index).resolve()
+            data = data_dir().resolve()
+            # Only what rag made is deleted: a collection's own folder, an index of the data folder.
+            if (kept.owned and home.parent != data / "collections") or not index.is_relative_to(data):
+                raise RagError(
+                    f"{library.name}'s folders are not where rag keeps collections ({data}); "
+                    "nothing was deleted. Fix collections.json by hand."
+                )
             del self._kept[library.name], self._by_name[library.name]
+            self._aliases = {a: t for a, t in self._aliases.items() if t != library.name}
             self._synced.discard(library.name)
             self._save()
-        clear_engines(library.index)
-        if kept.owned:
-            shutil.rmtree(Path(kept.folder).parent, ignore_errors=True)
-            return f"Removed {library.name} and its files ({Path(kept.folder).parent})."
-        shutil.rmtree(kept.index, ignore_errors=True)
-        return f"Removed {library.name}; its folder {kept.folder} was left as it is."
+            clear_engines(library.index)
+            if kept.owned:
+                shutil.rmtree(home, ignore_errors=True)
+                said = f"Removed {library.name} and its files ({home})."
+            else:
+                shutil.rmtree(index, ignore_errors=True)
+                said = f"Removed {library.name}; its folder {kept.folder} was left as it is."
+        for forget in self._on_remove:
+            forget(library)
+        return said
 
     def _save(self) -> None:
         assert self.registry is not None
         self.registry.save(list(self._kept.values()))
 
-    def engine(self, name: str | None) -> Engine:
-        """The shared engine of a library; the first call brings its index in step with its folder."""
+    def engine(self, name: str | None, *, here: bool = False) -> Engine:
+        """The shared engine of a library; the first call brings its index in step with its folder
+        (in the library's build worker when it has one, so other collections' questions are
+        not held up; ``here``: in this process, as at start-up before any question), and is
+        made again after a failure (an empty folder since filled).
+
+        Raises:
+            RagError: no such library, or its folder holds nothing to index.
+        """
         library = self.get(name)
         with self._lock:
             first = library.name not in self._synced
+        if not first:
+            return get_engine(library.index)
+        if library.builder is not None and not here:
+            library.sync()
+            engine = get_engine(library.index)
+        else:
+            engine = get_engine(library.index, library.corpus)
+        with self._lock:
             self._synced.add(library.name)
-        if first:  # build or update from the folder once; afterwards only uploads change it
-            return get_engine(library.index, library.corpus)
-        return get_engine(library.index)
+        return engine
 
 
 class FolderWatch:
@@ -204,14 +242,22 @@ class FolderWatch:
 
     def __init__(self, libraries: Libraries):
         self.libraries = libraries
-        self.stop = threading.Event()  # set it to end every watcher (tests; the process exits anyway)
+        self.stop = _StopAll()  # set it to end every watcher (tests; the process exits anyway)
         self.ready = {name: threading.Event() for name in libraries.names}  # set once watching
         self._batches = dict.fromkeys(libraries.names, 0)  # batches handled, per collection
+        self._stops: dict[int, threading.Event] = {}  # per watched Library (by id), set when it goes
+        libraries._on_remove.append(self.forget)
 
     def start(self) -> None:
         """Start watching every collection's folder (returns at once)."""
         for name in self.libraries.names:
-            threading.Thread(target=self._run, args=(name,), name=f"rag-watch-{name}", daemon=True).start()
+            self.watch(name)
+
+    def forget(self, library: Library) -> None:
+        """Stop watching a removed collection (its folder is no longer indexed)."""
+        stop = self._stops.pop(id(library), None)
+        if stop is not None:
+            stop.set()
 
     def stamp(self, name: str | None) -> str:
         """Changes whenever a collection's documents list may have: its live index generation
@@ -221,8 +267,9 @@ class FolderWatch:
         return f"{library.generation() or ''}:{self._batches.get(library.name, 0)}"
 
     def watch(self, name: str) -> None:
-        """Start watching a collection made after :meth:`start` (returns at once)."""
+        """Start watching a collection's folder, e.g. one made after :meth:`start` (returns at once)."""
         self.ready.setdefault(name, threading.Event())
+        self._stops[id(self.libraries.get(name))] = self.stop.child()
         threading.Thread(target=self._run, args=(name,), name=f"rag-watch-{name}", daemon=True).start()
 
     def _run(self, name: str) -> None:
@@ -250,11 +297,32 @@ class FolderWatch:
                 on_built=built,
                 on_failed=failed,
                 ignore=[library.index],
-                stop=self.stop,
+                stop=self._stops.get(id(library), self.stop),
                 ready=self.ready[name],
             )
         except OSError as error:  # the folder is missing: nothing to watch (an upload creates it)
             log.warning("Not watching %s for changes: %s", library.corpus, error)
+
+
+class _StopAll(threading.Event):
+    """An event that, when set, also sets every event made by :meth:`child`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._children: list[threading.Event] = []
+
+    def child(self) -> threading.Event:
+        """A new event, set now if this one is, and whenever this one is set."""
+        event = threading.Event()
+        self._children.append(event)
+        if self.is_set():
+            event.set()
+        return event
+
+    def set(self) -> None:
+        super().set()
+        for event in self._children:
+            event.set()
 
 
 def default_libraries(corpora: Sequence[Path | str] = (), index: Path | str | None = None) -> list[Library]:

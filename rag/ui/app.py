@@ -68,7 +68,7 @@ def build_app(
         for collection in collections:
             collection.builder = collection.builder or worker
     shared = Libraries(collections, registry, local_folders=local_folders)
-    shared.engine(None)  # load the model and the default index now, not on the first question
+    shared.engine(None, here=True)  # the model and the default index now, not on the first question
     folders = FolderWatch(shared) if watch else None
     modes = answer_modes()
 

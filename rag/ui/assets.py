@@ -184,8 +184,13 @@ document.addEventListener('click', onClick);
 // Gradio names each chat message by its content, which for an answer is its HTML: a screen
 // reader read out "<div class='rag-answer'><p class=…". Each such name becomes the text.
 const plainNames = () => {
-  for (const message of document.querySelectorAll('#chat [aria-label*="<"]')) {
-    const who = message.getAttribute('aria-label').startsWith('user') ? 'Question' : 'Answer';
+  // Only Gradio's own names ("bot's message: <div…"): a name once rewritten never matches
+  // again, so the observer cannot feed itself (a "<" in the text stays as it is).
+  const own = '#chat [aria-label^="bot\'s message: "], #chat [aria-label^="user\'s message: "]';
+  for (const message of document.querySelectorAll(own)) {
+    const label = message.getAttribute('aria-label');
+    if (!label.includes('<')) continue;
+    const who = label.startsWith('user') ? 'Question' : 'Answer';
     const text = (message.innerText || message.textContent || '').replace(/\s+/g, ' ').trim();
     message.setAttribute('aria-label', `${who}: ${text}`.slice(0, 2000));
   }

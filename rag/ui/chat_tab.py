@@ -14,12 +14,12 @@ import gradio as gr
 
 from rag.config import MAX_QUESTION_CHARS
 from rag.engine import check_question
-from rag.errors import QuestionError
+from rag.errors import QuestionError, RagError
 from rag.library import Library
 from rag.serve.collections import Libraries
 from rag.ui.assets import PANEL_JS
 from rag.ui.chat import open_document, respond, show_citation
-from rag.ui.history import choices, restored, stored
+from rag.ui.history import choices, restored, stored, stored_chats
 from rag.ui.panels import EMPTY_PANEL
 from rag.ui.render import stopped_html
 from rag.ui.settings import Controls
@@ -145,19 +145,34 @@ def chat_tab(
     def on_restore(kept: Any, request: gr.Request) -> tuple[Any, ...]:
         """A page (re)opened: the collection and answer mode last chosen in this browser (when
         they are still offered) and that collection's chat, if any."""
-        collection, chosen_mode = choices(kept, request.username)
-        if collection not in shared.names:
-            collection = default.name
-        history, conversation = restored(kept, request.username, collection)
+        stored_as, chosen_mode = choices(kept, request.username)
+        collection = _current_name(stored_as) or default.name
+        history, conversation = restored(
+            kept, request.username, _chat_key(kept, request.username, collection)
+        )
         mode_now = gr.update(value=chosen_mode) if chosen_mode in modes else gr.skip()
         library_now = gr.update(choices=shared.names, value=collection)
         return chat_update(history, shared.get(collection)), conversation, library_now, mode_now
 
     def on_switch(library: str, kept: Any, request: gr.Request) -> tuple[Any, ...]:
         """Another collection chosen: its own chat comes back (the chat belongs to it)."""
-        history, conversation = restored(kept, request.username, library)
+        history, conversation = restored(kept, request.username, _chat_key(kept, request.username, library))
         remembered = stored(None, request.username, previous=kept, collection=library)
         return chat_update(history, shared.get(library)), conversation, EMPTY_PANEL, remembered
+
+    def _current_name(name: str) -> str | None:
+        """The collection's name now (a renamed one's old name finds it), None when it is gone."""
+        try:
+            return shared.get(name).name if name else None
+        except RagError:
+            return None
+
+    def _chat_key(kept: Any, user: str | None, library: str) -> str:
+        """The name ``library``'s chat is stored under: its own, or a name it had before."""
+        names = stored_chats(kept, user)
+        if library in names:
+            return library
+        return next((old for old in reversed(names) if _current_name(old) == library), library)
 
     def on_mode(mode: str, kept: Any, request: gr.Request) -> Any:
         """The answer mode chosen is kept like the chat, so a reload keeps it."""

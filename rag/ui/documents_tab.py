@@ -73,8 +73,16 @@ def documents_tab(
         lib = shared.get(library)
         if lib.kind != "demo":
             return lib, ""
-        mine = shared.get(MY_DOCUMENTS) if MY_DOCUMENTS in shared.names else shared.create(MY_DOCUMENTS)
-        if folders is not None and MY_DOCUMENTS not in folders.ready:
+        # The one made before, also when renamed since (its old name still finds it) or made
+        # by hand under another spelling; else a new one.
+        taken = next((n for n in shared.names if n.casefold() == MY_DOCUMENTS.casefold()), None)
+        try:
+            mine = shared.get(taken or MY_DOCUMENTS)
+        except RagError:
+            mine = shared.create(MY_DOCUMENTS)
+        if mine.kind == "demo":
+            raise RagError(f"{lib.name} is read-only; make a collection of your own for your files.")
+        if folders is not None and mine.name not in folders.ready:
             folders.watch(mine.name)
         return mine, (
             f"{lib.name} is the demo collection and stays as shipped, so your files went to "
@@ -99,8 +107,13 @@ def documents_tab(
         except Exception:
             log.exception("Upload to %s failed", library)
             status = "⚠️ " + UNEXPECTED.replace("answering", "adding the files")
+        try:
+            view = documents_view(chosen)
+        except RagError:  # removed meanwhile by another page: show the default collection
+            chosen = shared.get(None).name
+            view = documents_view(chosen)
         switched = choices(shared, chosen) if chosen != library else gr.skip()
-        return (status, *documents_view(chosen), None, switched)
+        return (status, *view, None, switched)
 
     def on_delete(name: str | None, library: str, remove_file: bool, progress: gr.Progress = gr.Progress()):  # noqa: B008, ANN202
         if not name:
@@ -139,7 +152,10 @@ def documents_tab(
 
     def on_tick(library: str, seen: str) -> tuple[Any, ...]:
         assert folders is not None
-        stamp = folders.stamp(library)
+        try:
+            stamp = folders.stamp(library)
+        except RagError:  # removed by another page: this page's next action says so
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
         if stamp == seen:  # nothing changed: leave the table (and a chosen document) alone
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
         return (*documents_view(library), stamp)

@@ -129,6 +129,11 @@ def stored(
     return record
 
 
+def stored_chats(data: Any, user: str | None) -> list[str]:
+    """The collections ``user`` has a chat of in ``data``, oldest first."""
+    return list(_record(data, user)["chats"])
+
+
 def choices(data: Any, user: str | None) -> tuple[str, str]:
     """(collection, answer mode) last chosen in this browser ("" when not known)."""
     record = _record(data, user)

@@ -87,3 +87,44 @@ def test_the_demo_seeds_are_read_only_and_another_folder_gets_its_own_index(data
     (papers,) = default_libraries([folder])
     assert papers.kind == "folder" and papers.index == index_for(folder) and papers.index.is_relative_to(data)
     assert index_for(folder) != index_for(tmp_path) and index_for(folder) == index_for(folder)
+
+
+def test_review_findings_names_folders_and_what_remove_may_delete(data, tmp_path, corpus_copy):
+    """A review of this change: an old name must not shadow a name in use; one folder is one
+    collection; Remove deletes only what rag made; saved folders are not served to others."""
+    registry = Registry()
+    shared = Libraries([Library("docs", corpus_copy, tmp_path / "index")], registry)
+    work, papers = shared.create("Work"), shared.create("Papers")
+    shared.rename("Work", "Old")
+    shared.rename("Papers", "Work")  # "Work" was Old's name before
+    assert shared.get("Work") is papers and shared.get("Old") is work
+    with pytest.raises(RagError, match="already the collection docs"):
+        shared.create("Again", str(corpus_copy))  # the command line serves it: one index per folder
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.md").write_bytes(NOTE)
+    shared.create("Mine", str(mine))
+    remote = Libraries([Library("docs", corpus_copy, tmp_path / "index")], Registry(), local_folders=False)
+    assert "Mine" not in remote.names and "Work" in remote.names  # a folder of this machine stays local
+    kept = json.loads(registry.path.read_text())
+    for record in kept:  # a hand-edited list: "owned" over a folder of the user's
+        if record["name"] == "Mine":
+            record["owned"] = True
+    registry.path.write_text(json.dumps(kept))
+    edited = Libraries([Library("docs", corpus_copy, tmp_path / "index")], Registry())
+    with pytest.raises(RagError, match="not where rag keeps collections"):
+        edited.remove("Mine")
+    assert (mine / "keep.md").read_bytes() == NOTE  # nothing deleted
+
+
+def test_a_collection_whose_folder_was_empty_is_indexed_once_it_has_files(
+    data, tmp_path, corpus_copy, monkeypatch
+):
+    monkeypatch.setenv("RAG_EMBEDDER", "hash-384")
+    shared = Libraries([Library("docs", corpus_copy, tmp_path / "index")], Registry())
+    empty = shared.create("Later")
+    with pytest.raises(RagError):
+        shared.engine("Later")
+    (empty.corpus / "memo.md").write_bytes(NOTE)  # copied in by hand, no --watch
+    assert any(chunk.source == "memo.md" for chunk in shared.engine("Later").index.chunks)
