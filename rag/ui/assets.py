@@ -184,21 +184,23 @@ document.addEventListener('click', onClick);
 // Gradio names each chat message by its content, which for an answer is its HTML: a screen
 // reader read out "<div class='rag-answer'><p class=…". Each such name becomes the text.
 const plainNames = () => {
-  // Only Gradio's own names ("bot's message: <div…"): a name once rewritten never matches
-  // again, so the observer cannot feed itself (a "<" in the text stays as it is).
-  const own = '#chat [aria-label^="bot\'s message: "], #chat [aria-label^="user\'s message: "]';
-  for (const message of document.querySelectorAll(own)) {
+  // Gradio's names start "bot's message: " / "user's message: "; each such message is marked
+  // and from then on named by its text, which may render after the name was set. A name is
+  // written only when it differs, so the observer settles instead of feeding itself.
+  for (const message of document.querySelectorAll('#chat [aria-label]')) {
     const label = message.getAttribute('aria-label');
-    if (!label.includes('<')) continue;
-    const who = label.startsWith('user') ? 'Question' : 'Answer';
+    if (label.startsWith("bot's message: ")) message.dataset.ragNamed = 'Answer';
+    else if (label.startsWith("user's message: ")) message.dataset.ragNamed = 'Question';
+    if (!message.dataset.ragNamed) continue;
     const text = (message.innerText || message.textContent || '').replace(/\s+/g, ' ').trim();
-    message.setAttribute('aria-label', `${who}: ${text}`.slice(0, 2000));
+    const name = `${message.dataset.ragNamed}: ${text}`.slice(0, 2000);
+    if (label !== name) message.setAttribute('aria-label', name);
   }
 };
 if (window.ragNames) window.ragNames.disconnect();
 window.ragNames = new MutationObserver(plainNames);
-window.ragNames.observe(document.body, {subtree: true, childList: true, attributes: true,
-  attributeFilter: ['aria-label']});
+window.ragNames.observe(document.body, {subtree: true, childList: true, characterData: true,
+  attributes: true, attributeFilter: ['aria-label']});
 plainNames();
 watch('value', () => {
   const target = element.querySelector('#rag-target');
