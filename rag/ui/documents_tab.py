@@ -96,7 +96,7 @@ def documents_tab(
             lib, said = target(library)
             chosen = lib.name
             report = lib.add(uploads, progress=lambda f, message: progress(f, desc=message))
-            if report.stored or report.added:
+            if report.stored:
                 progress(0.97, desc="Loading the new index")
                 shared.engine(lib.name)  # warm the reloaded engine before the next question
             status = said + report.summary()
