@@ -19,7 +19,7 @@ from rag.library import Library
 from rag.serve.collections import Libraries
 from rag.ui.assets import PANEL_JS
 from rag.ui.chat import open_document, respond, show_citation
-from rag.ui.history import choices, restored, stored, stored_chats
+from rag.ui.history import last_chosen, restored, stored, stored_chats
 from rag.ui.panels import EMPTY_PANEL
 from rag.ui.render import stopped_html
 from rag.ui.settings import Controls
@@ -145,7 +145,7 @@ def chat_tab(
     def on_restore(kept: Any, request: gr.Request) -> tuple[Any, ...]:
         """A page (re)opened: the collection and answer mode last chosen in this browser (when
         they are still offered) and that collection's chat, if any."""
-        stored_as, chosen_mode = choices(kept, request.username)
+        stored_as, chosen_mode = last_chosen(kept, request.username)
         collection = _current_name(stored_as) or default.name
         history, conversation = restored(
             kept, request.username, _chat_key(kept, request.username, collection)

@@ -79,7 +79,7 @@ def collection_bar(shared: Libraries) -> CollectionBar:
     return CollectionBar(library, info)
 
 
-def choices(shared: Libraries, chosen: str) -> Any:
+def listed(shared: Libraries, chosen: str) -> Any:
     """The dropdown with every collection served now, ``chosen`` selected."""
     return gr.update(choices=shared.names, value=chosen)
 
@@ -106,7 +106,7 @@ def collections_panel(
             folders.watch(library.name)
         where = "your folder" if library.kind == "folder" else "a new folder"
         return (
-            choices(shared, library.name),
+            listed(shared, library.name),
             f"Created {library.name} over {where} `{library.corpus}`.",
             "",
             "",
@@ -117,7 +117,7 @@ def collections_panel(
             library = shared.rename(name, new)
         except RagError as error:
             return gr.skip(), f"⚠️ {error}"
-        return choices(shared, library.name), f"Renamed {name} to {library.name}."
+        return listed(shared, library.name), f"Renamed {name} to {library.name}."
 
     def on_remove(name: str | None, what: str) -> tuple[Any, str]:
         """``name`` is None when the confirmation (showing ``what``) was cancelled."""
@@ -127,7 +127,7 @@ def collections_panel(
             said = shared.remove(name)
         except RagError as error:
             return gr.skip(), f"⚠️ {error}"
-        return choices(shared, shared.get(None).name), said
+        return listed(shared, shared.get(None).name), said
 
     with gr.Accordion("Collections: make, rename or remove one", open=False, elem_id="collections"):
         gr.Markdown(

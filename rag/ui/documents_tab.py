@@ -25,7 +25,7 @@ from rag.library import Library
 from rag.serve.collections import FolderWatch, Libraries
 from rag.ui.assets import CONFIRM_DELETE_JS
 from rag.ui.chat import UNEXPECTED
-from rag.ui.collections_bar import MY_DOCUMENTS, CollectionBar, choices, collections_panel
+from rag.ui.collections_bar import MY_DOCUMENTS, CollectionBar, collections_panel, listed
 from rag.ui.panels import documents_rows
 from rag.ui.settings import Controls
 
@@ -112,7 +112,7 @@ def documents_tab(
         except RagError:  # removed meanwhile by another page: show the default collection
             chosen = shared.get(None).name
             view = documents_view(chosen)
-        switched = choices(shared, chosen) if chosen != library else gr.skip()
+        switched = listed(shared, chosen) if chosen != library else gr.skip()
         return (status, *view, None, switched)
 
     def on_delete(name: str | None, library: str, remove_file: bool, progress: gr.Progress = gr.Progress()):  # noqa: B008, ANN202

@@ -134,7 +134,7 @@ def stored_chats(data: Any, user: str | None) -> list[str]:
     return list(_record(data, user)["chats"])
 
 
-def choices(data: Any, user: str | None) -> tuple[str, str]:
+def last_chosen(data: Any, user: str | None) -> tuple[str, str]:
     """(collection, answer mode) last chosen in this browser ("" when not known)."""
     record = _record(data, user)
     return record["collection"], record["mode"]

@@ -267,14 +267,14 @@ def test_each_collection_keeps_its_own_chat_and_the_choices_come_back(engine):
     the answer mode; a record of the old one-chat format is read as its collection's chat."""
     import json
 
-    from rag.ui.history import MAX_CHATS, choices, restored, stored
+    from rag.ui.history import MAX_CHATS, last_chosen, restored, stored
 
     news, _ = turn(engine, "Who is the European Commission spokesperson?", library="seeds")
     papers, _ = turn(engine, "How big is the bridge loan SoftBank is seeking?", library="papers")
     kept = stored(news.conversation, "ana", collection="seeds", mode="extractive")
     kept = stored(papers.conversation, "ana", previous=kept, collection="papers")
     kept = json.loads(json.dumps(stored(None, "ana", previous=kept, mode="openai")))
-    assert choices(kept, "ana") == ("papers", "openai") and choices(kept, "bo") == ("", "")
+    assert last_chosen(kept, "ana") == ("papers", "openai") and last_chosen(kept, "bo") == ("", "")
     assert restored(kept, "ana")[1].turns[0].question.startswith("How big")  # the last chosen
     assert restored(kept, "ana", "seeds")[1].turns[0].question.startswith("Who is")
     assert restored(kept, "ana", "other") == ([], Conversation())
@@ -288,7 +288,7 @@ def test_each_collection_keeps_its_own_chat_and_the_choices_come_back(engine):
         "user": "ana",
         "turns": stored(news.conversation, "ana", collection="seeds")["chats"]["seeds"],
     }
-    assert choices(old, "ana") == ("seeds", "") and restored(old, "ana", "seeds")[1].turns
+    assert last_chosen(old, "ana") == ("seeds", "") and restored(old, "ana", "seeds")[1].turns
 
 
 def test_the_answer_span_is_highlighted_inside_the_sentence():
