@@ -35,6 +35,8 @@ CSS = """
 /* A phone scrolls the documents table sideways instead of squeezing or widening the page. */
 #documents { overflow-x: auto; max-width: 100%; }
 #documents table { min-width: 560px; }
+/* A long folder path in the delete box's label breaks anywhere rather than run off the page. */
+#delete-file label, #delete-file span { overflow-wrap: anywhere; }
 /* Headers on one line: at 1280 px "chunks" and "indexed" wrapped and were clipped. */
 #documents th, #documents th * { white-space: nowrap; }
 .rag-intro { margin: .2em 0 0 0; color: #6b7280; }
