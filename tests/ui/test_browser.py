@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.ports import on_free_port, refusing_port
+from tests.ui.conftest import CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
 # A browser that is missing must not pass silently in CI, where the Makefile installs it.
 pytestmark = [
     pytest.mark.browser,
@@ -68,20 +68,6 @@ def server(built_seed_index, tmp_path_factory):
     url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
     yield url
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Debian's chromium, never a downloaded one; no sandbox, as root in a container.
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 @contextlib.contextmanager
