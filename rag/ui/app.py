@@ -16,6 +16,7 @@ from typing import Any
 
 import gradio as gr  # this module is the UI: `import rag` never imports it
 
+from rag.answer.reader import shared_reader
 from rag.config import login_from_env
 from rag.errors import RagError
 from rag.ingest.uploads import max_upload_bytes
@@ -69,6 +70,9 @@ def build_app(
             collection.builder = collection.builder or worker
     shared = Libraries(collections, registry, local_folders=local_folders)
     shared.engine(None, here=True)  # the model and the default index now, not on the first question
+    # The reader too: on a new installation it is exported and quantised once (~15 s), which
+    # would otherwise be the first question's wait.
+    shared_reader()
     folders = FolderWatch(shared) if watch else None
     modes = answer_modes()
 

@@ -109,6 +109,8 @@ button.rag-zoom { border: 1px solid #d1d5db; border-radius: 4px; padding: 0 .5em
 .rag-page-overlay img { cursor: zoom-out; }
 .rag-pdf-mark { position: absolute; background: rgba(250, 204, 21, 0.45); outline: 2px solid #d97706; }
 .rag-pdf-mark.rag-closest { background: rgba(148, 163, 184, 0.35); outline-color: #64748b; }
+/* The reader's answer inside the marked sentence, as the chat's bold span. */
+.rag-pdf-span { position: absolute; background: rgba(245, 158, 11, 0.55); outline: 2px solid #b45309; }
 .rag-doc-label { font-size: 0.85em; color: #6b7280; }
 .rag-empty { color: #6b7280; }
 #sources { position: sticky; top: 0; }

@@ -185,7 +185,7 @@ def open_document(
         ):
             from rag.ui.pdf_view import page_html  # PDFium: loaded when a PDF is first opened
 
-            page_view = page_html(path, citation.page, citation.sentence, css) or ""
+            page_view = page_html(path, citation.page, citation.sentence, css, citation.span) or ""
     except RagError as error:  # deleted or unreadable since it was cited
         problem = str(error)
     return document_html(

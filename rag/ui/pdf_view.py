@@ -1,4 +1,5 @@
-"""A PDF page as the document view shows it: the cited page, rendered, with the sentence marked.
+"""A PDF page as the document view shows it: the cited page, rendered, with the sentence marked
+and, inside it, the reader's answer span.
 
 PDFium (pypdfium2) renders the page and says where each character sits, so the mark is
 drawn over the sentence as printed, not over extracted text. The sentence is found on the
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 SCALE = 1.5  # render resolution: 1.5 × 72 dpi, sharp on a laptop screen, ~100–300 KB per page
 _WORD = re.compile(r"\w+")
 
+Box = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the page
+
 
 def _word_spans(text: str) -> list[tuple[str, int, int]]:
     """The words of ``text`` (lower-cased) with their character offsets."""
@@ -56,13 +59,16 @@ def _find(page_text: str, sentence: str) -> tuple[int, int] | None:
     return None
 
 
-def page_html(path: Path, page: int, sentence: str, css: str) -> str | None:
+def page_html(path: Path, page: int, sentence: str, css: str, span: str = "") -> str | None:
     """The 1-based ``page`` of the PDF at ``path`` as an image with ``sentence`` marked
-    (``css``: the mark's class), and the next page too when the sentence goes on there;
-    None when it cannot be rendered."""
+    (``css``: the mark's class) and, when given, the answer ``span`` inside it marked more
+    strongly; the next page too when the sentence goes on there. None when it cannot be
+    rendered."""
     parts = sentence.split(PAGE_BREAK)
     figures = [
-        _page_figure(path, page + i, part, css, first=i == 0) for i, part in enumerate(parts) if part.strip()
+        _page_figure(path, page + i, part, css, span, first=i == 0)
+        for i, part in enumerate(parts)
+        if part.strip()
     ]
     if not figures or figures[0] is None:
         return None
@@ -84,33 +90,50 @@ def _scan_words(path: str, modified: float, page: int) -> tuple:
         document.close()
 
 
-def _ocr_boxes(path: Path, page: int, sentence: str) -> list[tuple[float, float, float, float]]:
-    """Boxes (left, top, right, bottom as fractions of the page) of the lines of ``sentence``
-    on a scanned page, found among its OCR words; [] when not found or no engine."""
+def _within(page_text: str, found: tuple[int, int] | None, span: str) -> tuple[int, int] | None:
+    """Page offsets of the answer ``span`` inside the sentence ``found`` at, or None."""
+    if found is None or not span.strip():
+        return None
+    inner = _find(page_text[found[0] : found[1]], span)
+    return None if inner is None else (found[0] + inner[0], found[0] + inner[1])
+
+
+def _ocr_boxes(path: Path, page: int, sentence: str, span: str = "") -> tuple[list[Box], list[Box]]:
+    """Boxes of the lines of ``sentence`` on a scanned page, found among its OCR words, and of
+    the answer ``span`` inside it; ([], []) when not found or no engine."""
     from rag.ingest.ocr import engine
 
     if engine() is None:
-        return []
+        return [], []
     words = _scan_words(str(path), path.stat().st_mtime, page)
     text = " ".join(w.text for w in words)
     starts, cursor = [], 0
     for w in words:
         starts.append(cursor)
         cursor += len(w.text) + 1
-    span = _find(text, sentence)
-    if span is None:
-        return []
-    lines: dict[tuple[int, int, int], list] = {}
-    for w, at in zip(words, starts, strict=True):
-        if span[0] <= at < span[1]:
-            lines.setdefault(w.block, []).append(w)
-    return [
-        (min(w.left for w in ws), min(w.top for w in ws), max(w.right for w in ws), max(w.bottom for w in ws))
-        for ws in lines.values()
-    ]
+
+    def lines_of(found: tuple[int, int] | None) -> list[Box]:
+        if found is None:
+            return []
+        lines: dict[tuple[int, int, int], list] = {}
+        for w, at in zip(words, starts, strict=True):
+            if found[0] <= at < found[1]:
+                lines.setdefault(w.block, []).append(w)
+        return [
+            (
+                min(w.left for w in ws),
+                min(w.top for w in ws),
+                max(w.right for w in ws),
+                max(w.bottom for w in ws),
+            )
+            for ws in lines.values()
+        ]
+
+    found = _find(text, sentence)
+    return lines_of(found), lines_of(_within(text, found, span))
 
 
-def _page_figure(path: Path, page: int, sentence: str, css: str, *, first: bool) -> str | None:
+def _page_figure(path: Path, page: int, sentence: str, css: str, span: str, *, first: bool) -> str | None:
     import pypdfium2 as pdfium
 
     try:
@@ -126,19 +149,28 @@ def _page_figure(path: Path, page: int, sentence: str, css: str, *, first: bool)
         pdf_page = document[page - 1]
         width, height = pdf_page.get_size()
         text_page = pdf_page.get_textpage()
-        boxes = []  # (left, top, right, bottom) as fractions of the page
+        boxes: list[Box] = []
+        span_boxes: list[Box] = []
         if text_page.count_chars() < MIN_TEXT_CHARS:
             scanned = True
-            boxes = _ocr_boxes(path, page, sentence)
+            boxes, span_boxes = _ocr_boxes(path, page, sentence, span)
         else:
-            span = _find(text_page.get_text_range(), sentence)
-            if span is not None:
-                start, end = span
+
+            def rects(found: tuple[int, int] | None) -> list[Box]:
+                if found is None:
+                    return []
+                start, end = found
+                out = []
                 for i in range(text_page.count_rects(start, end - start)):
                     left, bottom, right, top = text_page.get_rect(i)
-                    boxes.append(
+                    out.append(
                         (left / width, (height - top) / height, right / width, (height - bottom) / height)
                     )
+                return out
+
+            page_text = text_page.get_text_range()
+            found = _find(page_text, sentence)
+            boxes, span_boxes = rects(found), rects(_within(page_text, found, span))
         image = pdf_page.render(scale=SCALE).to_pil()
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", optimize=True)
@@ -147,13 +179,12 @@ def _page_figure(path: Path, page: int, sentence: str, css: str, *, first: bool)
         return None
     finally:
         document.close()
-    marks = "".join(
-        f"<span class='rag-pdf-mark {escape(css)}' style='left:{100 * left:.2f}%;top:{100 * top:.2f}%;"
-        f"width:{100 * (right - left):.2f}%;height:{100 * (bottom - top):.2f}%'></span>"
-        for left, top, right, bottom in boxes
-    )
+    marks = "".join(_mark(f"rag-pdf-mark {css}", box) for box in boxes)
+    marks += "".join(_mark("rag-pdf-span", box) for box in span_boxes)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     where = "the cited sentence is marked" if boxes else "the sentence could not be located on the page"
+    if span_boxes:
+        where += ", the answer in it darker"
     if scanned:
         where = f"a scanned page, its text read by OCR; {where}"
     if first:  # the first mark gets the id the panel scrolls to
@@ -164,4 +195,12 @@ def _page_figure(path: Path, page: int, sentence: str, css: str, *, first: bool)
         "Enlarge page</button></figcaption><div class='rag-pdf-canvas'>"
         f"<img alt='Page {page} of {escape(path.name)}' src='data:image/png;base64,{data}'>"
         f"{marks}</div></figure>"
+    )
+
+
+def _mark(css: str, box: Box) -> str:
+    left, top, right, bottom = box
+    return (
+        f"<span class='{escape(css)}' style='left:{100 * left:.2f}%;top:{100 * top:.2f}%;"
+        f"width:{100 * (right - left):.2f}%;height:{100 * (bottom - top):.2f}%'></span>"
     )

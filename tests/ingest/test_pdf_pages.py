@@ -74,3 +74,29 @@ def test_the_document_view_opens_the_cited_page_with_the_sentence_marked(library
     assert "<span id='rag-target' class='rag-pdf-mark" in html  # where the view scrolls to
     assert "every six weeks" in html  # the extracted text view stays below, as a fallback
     assert html.count("id='rag-target'") == 1
+
+
+def _boxes(html: str, css: str) -> list[tuple[float, float, float, float]]:
+    """(left, top, width, height) in % of the page of every mark of class ``css``."""
+    import re
+
+    pattern = rf"class='{css}' style='left:([\d.]+)%;top:([\d.]+)%;width:([\d.]+)%;height:([\d.]+)%'"
+    return [tuple(float(v) for v in m) for m in re.findall(pattern, html)]
+
+
+def test_the_answer_span_is_marked_inside_its_sentence_on_the_page(library):
+    from rag.ui.pdf_view import page_html
+
+    sentence = "The filters of the rooftop pumps are replaced every six weeks by the facilities team."
+    path = library.corpus / "pumps.pdf"
+    html = page_html(path, 3, sentence, "rag-support", "every six weeks")
+    assert html is not None and "the answer in it darker" in html
+    lines, spans = _boxes(html, "rag-pdf-mark rag-support"), _boxes(html, "rag-pdf-span")
+    assert len(lines) == 2 and len(spans) == 1  # the three words sit on the sentence's first line
+    (left, top, width, _), first = spans[0], lines[0]
+    assert first[0] <= left and left + width <= first[0] + first[2] + 0.01
+    assert abs(top - first[1]) < 0.5 and width < first[2] / 2  # on that line, a part of it
+    # A span that is not in the sentence, or none, marks the sentence alone.
+    for span in ("", "every seven weeks"):
+        html = page_html(path, 3, sentence, "rag-support", span)
+        assert _boxes(html, "rag-pdf-span") == [] and "darker" not in html

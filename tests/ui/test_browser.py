@@ -320,6 +320,16 @@ def test_a_pdf_citation_opens_its_page_with_the_sentence_marked(page, shots, tmp
     # The mark lies on the page, in its upper part where the three lines are printed.
     assert picture["x"] <= box["x"] < picture["x"] + picture["width"]
     assert picture["y"] <= box["y"] < picture["y"] + picture["height"] / 3
+    # The reader's answer, darker inside the cited sentence of the card, is marked inside the
+    # sentence on the page too.
+    assert page.locator("#sources strong.rag-span").first.inner_text() in ("every six weeks", "six weeks")
+    span = figure.locator(".rag-pdf-span").bounding_box()
+    assert (
+        span is not None
+        and box["x"] <= span["x"]
+        and span["x"] + span["width"] <= box["x"] + box["width"] + 1
+    )
+    assert abs(span["y"] - box["y"]) < 3 and span["width"] < box["width"] / 2
     figure.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "11-pdf-page.png"))
 

@@ -134,10 +134,14 @@ def test_the_served_app_answers_over_its_api_with_one_conversation_per_client(bu
     """A real server on loopback, called through its documented API like any client would."""
     from gradio_client import Client
 
+    from rag.answer.reader import shared_reader
     from rag.library import Library
     from rag.ui.app import build_app, serve
 
+    shared_reader.cache_clear()
     app = build_app([Library("seeds", corpus_copy, built_seed_index)])
+    # The reader is loaded with the app (exported once per installation), not on the first question.
+    assert shared_reader.cache_info().currsize == 1
     url = on_free_port(lambda port: serve(app, host="127.0.0.1", port=port, block=False))
     try:
         assert url.startswith("http://127.0.0.1:")
