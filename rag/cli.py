@@ -40,11 +40,24 @@ def _index(args: argparse.Namespace) -> int:
         args.paths, index=args.index, jsonl=args.jsonl, force=args.force, prune=args.prune, ray=args.ray
     )
     print(report.summary())
+    _prepare_reader()
     if args.watch:
         _watch_index(
             args, lambda: build_index(args.paths, index=args.index, jsonl=args.jsonl, prune=args.prune)
         )
     return 0
+
+
+def _prepare_reader() -> None:
+    """The reader's one-time export, while the user already waits for an index, not on the
+    first `rag ask`; a failure is one line here and again, as an error, when a question needs it."""
+    from rag.answer.reader import prepare
+    from rag.errors import RagError
+
+    try:
+        prepare()
+    except RagError as error:
+        print(f"warning: {error}", file=sys.stderr)
 
 
 def _check(args: argparse.Namespace) -> int:

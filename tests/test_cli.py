@@ -174,3 +174,21 @@ def test_rag_serve_says_what_it_does_and_where_to_open_it(tmp_path):
     assert "share=True" not in output and "Running on local URL" not in output
     assert (tmp_path / "data" / "indexes").is_dir()  # the index is kept in the data folder,
     assert [p.name for p in (tmp_path / "docs").iterdir()] == ["memo.md"]  # nothing in the user's
+
+
+def test_rag_index_readies_the_reader_so_the_first_question_does_not_wait(
+    notes, tmp_path, monkeypatch, capsys
+):
+    from rag.answer import reader
+
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))  # a new installation's empty cache
+    assert main(["index", str(notes), "--index", str(tmp_path / "index")]) == 0
+    exports = list((tmp_path / "cache" / "onnx").glob("reader-*"))
+    assert exports and reader.exported_int8().is_dir()  # made by `rag index`, found again here
+    assert list((tmp_path / "cache" / "onnx").glob("reader-*")) == exports  # nothing new was made
+    # An export that cannot run is one warning line; the index is built all the same.
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache2"))
+    monkeypatch.setattr(reader, "_export", lambda staging: (_ for _ in ()).throw(reader.RagError("no torch")))
+    assert main(["index", str(notes), "--index", str(tmp_path / "index2")]) == 0
+    captured = capsys.readouterr()
+    assert "warning: no torch" in captured.err and "Traceback" not in captured.err

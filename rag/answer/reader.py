@@ -347,6 +347,21 @@ def exported_int8() -> Path:
     return quantized(exported())
 
 
+def prepare() -> None:
+    """Export (and quantise) the reader now if this installation has not yet, so the first
+    question does not wait for it (~15 s, once); nothing when it is ready or none ships.
+
+    Raises:
+        RagError: the export failed (torch or onnx missing).
+    """
+    if not available():
+        return
+    if PRECISION == "int8":
+        exported_int8()
+    else:
+        exported()
+
+
 @lru_cache(maxsize=1)
 def shared_reader() -> Reader | None:
     """The process's reader (exported on first use), or None when no reader ships here."""
