@@ -46,7 +46,7 @@ from rag.ingest.lexical import coverage, tokenize
 from rag.ingest.text import readable
 from rag.injection import looks_like_instruction
 from rag.records import NOT_FOUND, Answer, AnswerSentence, Citation
-from rag.search.answer_types import METADATA_TYPES, offers
+from rag.search.answer_types import METADATA_TYPES, AnswerType, is_bare_dateline, offers
 from rag.search.hits import Hit, Retrieval
 from rag.store.index import Index
 
@@ -170,7 +170,12 @@ class ExtractiveAnswerer:
                             coverage(focus_weights, terms),
                             coverage(weights, context_terms),
                             passage,
-                            offers(kind, sentence.text, retrieval.read_as),
+                            offers(
+                                kind,
+                                sentence.text,
+                                retrieval.read_as,
+                                chunk.sentences[i - 1].text if i else "",
+                            ),
                             min(len(sentence.text), 400) / 400,
                         ]
                     )
@@ -224,9 +229,12 @@ class ExtractiveAnswerer:
         if retrieval.expected in METADATA_TYPES:
             # The byline or dateline answers "who wrote it" / "when was it published" however
             # few words it shares with the question: it goes first when one was retrieved.
+            # Of several, a line that is little but the date goes before a sentence that
+            # mentions one ("Geilo, 18 November 2025" before "Orders confirmed before 15
+            # December 2025 …" for "What date is the letter?").
             kind = matrix[:, FEATURES.index("kind")]
             metadata = {c for c, offered in zip(candidates, kind, strict=True) if offered == 1.0}
-            ranked.sort(key=lambda r: r[1] not in metadata)
+            ranked.sort(key=lambda r: (r[1] not in metadata, not self._bare_piece_line(retrieval, r[1])))
         row_of = {c: i for i, c in enumerate(candidates)}
         chosen = row_of[ranked[0][1]] if ranked else None
         columns = {name: i for i, name in enumerate(FEATURES)}
@@ -300,21 +308,32 @@ class ExtractiveAnswerer:
         confidence = model.probability(assessment.evidence_row)
         threshold = model.threshold
         max_sentences = self.settings.max_sentences
+        piece_line = False  # the answer is the named piece's own byline, signature or date line
         if ranked and retrieval.expected in METADATA_TYPES:
             kind = matrix[:, FEATURES.index("kind")]
             row_of = {c: i for i, c in enumerate(assessment.candidates)}
             if kind[row_of[ranked[0][1]]] == 1.0:
                 max_sentences = 1  # the byline alone: any text sentence would outscore it
+                piece_line = self._bare_piece_line(retrieval, ranked[0][1]) and self._names_the_piece(
+                    retrieval, ranked[0][1]
+                )
         if abstain and assessment.unknown_subject is not None:
             closest = [self._citation(c, s) for s, c in _one_per_passage(ranked)[:3]]
             note = f"No document mentions “{assessment.unknown_subject}”."
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=0.0, note=note)
-        doubted = confidence < threshold and not fully_supported(assessment.evidence_row)
+        # A question about a piece itself ("Who signed the letter from Hallingdal?", "What date
+        # is the Hallingdal letter?") shares no words with its answer ("Sigrid Haugland",
+        # "Geilo, 18 November 2025"), so the evidence the model weighs (coverage, cosines, the
+        # reader trained on Wikipedia questions, whose "no answer" is left out here as for
+        # table rows) says little: the piece's own line answers it when the piece names
+        # everything the question names.
+        doubted = confidence < threshold and not fully_supported(assessment.evidence_row) and not piece_line
         # A table row that is not about the item the question names is another item's row.
         other_row = (
             bool(ranked) and self._is_table_row(ranked[0][1]) and not self._row_fits(retrieval, ranked[0][1])
         )
-        if not ranked or (abstain and (doubted or other_row or model.vetoed(assessment.evidence_row))):
+        vetoed = model.vetoed(assessment.evidence_row) and not piece_line
+        if not ranked or (abstain and (doubted or other_row or vetoed)):
             closest = [self._citation(c, s) for s, c in _one_per_passage(ranked)[:3]]
             return Answer(retrieval.question, NOT_FOUND, closest, abstained=True, confidence=confidence)
         chosen = self._choose(retrieval, assessment, max_sentences)
@@ -415,6 +434,23 @@ class ExtractiveAnswerer:
         if constraints is None:
             constraints = question_constraints(retrieval.read_as)
         return all(names(text, c) for c in constraints)
+
+    def _bare_piece_line(self, retrieval: Retrieval, candidate: Candidate) -> bool:
+        """``candidate`` is a byline or signature (AUTHOR), or a dateline that is little but
+        the date (PUBLISHED)."""
+        sentence = self.index.chunks[candidate.position].sentences[candidate.index_in_chunk].text
+        if retrieval.expected is AnswerType.PUBLISHED:
+            return is_bare_dateline(sentence)
+        return retrieval.expected is AnswerType.AUTHOR  # a byline or signature is bare by its pattern
+
+    def _names_the_piece(self, retrieval: Retrieval, candidate: Candidate) -> bool:
+        """The passage holding ``candidate`` (a byline, signature or date line), with its
+        title, holds every name and number of the question, and the question gives some: it
+        is the piece the question asks about ("the letter from Tekstilfabrikken Hallingdal")."""
+        constraints = question_constraints(retrieval.read_as)
+        chunk = self.index.chunks[candidate.position]
+        text = f"{chunk.title} {chunk.text}".lower()
+        return bool(constraints) and all(names(text, c) for c in constraints)
 
     def _is_table_row(self, candidate: Candidate) -> bool:
         return self.index.chunks[candidate.position].is_table_row(candidate.index_in_chunk)

@@ -72,16 +72,23 @@ _ROLE_Q = re.compile(
 # which share no words with the question ("By Aysel Mammadzada").
 # Only when the question is about the piece itself (its author, its date) and not about an
 # event it reports ("When did OpenAI publish its framework?" asks when the framework came out).
-_DOCUMENT = r"(article|piece|post|story|page|blog|item|news|newsletter|brief|column|op-ed)s?"
+# A letter, memo or notice is a piece too: its signature and its date line answer "Who signed
+# the letter?" and "What date is the letter?" as a byline and a dateline do.
+_DOCUMENT = (
+    r"(article|piece|post|story|page|blog|item|news|newsletter|brief|column|op-ed|letter|memo|notice)s?"
+)
 _AUTHOR_Q = re.compile(
-    rf"^(who (wrote|authored|penned) (it|this|that)\b|who (wrote|authored|penned)\b[^?]*\b{_DOCUMENT}\b"
+    r"^(who (wrote|authored|penned|signed) (it|this|that)\b"
+    rf"|who (wrote|authored|penned|signed)\b[^?]*\b{_DOCUMENT}\b"
     r"|who (is|was) the (author|writer)|by whom|(what is|what's) the (name of the )?(author|writer))\b",
     re.IGNORECASE,
 )
 _PUBLISHED_Q = re.compile(
     r"^(when (was|were) (it|this|that) (first )?(published|posted|released)\b"
-    rf"|when (was|were)\b[^?]*\b{_DOCUMENT}\b[^?]*\b(published|posted|released|written)\b"
+    rf"|when (was|were)\b[^?]*\b{_DOCUMENT}\b[^?]*\b(published|posted|released|written|dated|sent)\b"
     rf"|when (did|does)\b[^?]*\b(publish|post|release|write)\b[^?]*\b{_DOCUMENT}\b"
+    rf"|what date (is|was|does|did)\b[^?]*\b{_DOCUMENT}\b"
+    rf"|(what|which) (is|was) the date (of|on)\b[^?]*\b{_DOCUMENT}\b"
     r"|(what|which) (is|was) the (publication|release) date)",
     re.IGNORECASE,
 )
@@ -115,8 +122,18 @@ _BYLINE = re.compile(
     rf"^\W*(?i:(written |reported )?by|author:?|door|par|von|por)\s+{_NAME_WORDS}\W*$"
     rf"|[·|•]\s*{_NAME_WORDS}\s*[·|•]\W*$"
 )
+# A letter's complimentary close ("Yours sincerely,", "Kind regards"), with the signer's name
+# after it in the same sentence or as the next one.
+_CLOSING = (
+    r"(yours (sincerely|faithfully|truly)|(very )?(sincerely|truly) yours|sincerely|faithfully"
+    r"|((with )?(kind|best|warm|many)(est)? )?regards|best wishes|with thanks)"
+)
+_SIGNED = re.compile(rf"^\W*(?i:{_CLOSING}),?\s+{_NAME_WORDS}\W*$")
+_CLOSING_LINE = re.compile(rf"^\W*(?i:{_CLOSING})\W*$")
+_NAME_LINE = re.compile(rf"^\W*{_NAME_WORDS}\W*$")
 _BYLINE_MAX_CHARS = 80
 _DATELINE_MAX_CHARS = 200
+_BARE_DATELINE_WORDS = 4
 
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
@@ -146,16 +163,31 @@ def _is_title_case(text: str) -> bool:
     return len(words) >= 2 and sum(w[0].isupper() for w in words) / len(words) > 0.7
 
 
-def is_byline(sentence: str) -> bool:
-    """True for a short author line: "By Aysel Mammadzada", "Author: …", "·Tom Levy·"."""
+def is_byline(sentence: str, previous: str = "") -> bool:
+    """True for a short author line: "By Aysel Mammadzada", "Author: …", "·Tom Levy·", or a
+    letter's signature: "Yours sincerely, Sigrid Haugland", or the name alone when
+    ``previous`` (the sentence before it) is the complimentary close."""
     text = sentence.strip()
-    return len(text) <= _BYLINE_MAX_CHARS and _BYLINE.search(text) is not None
+    if len(text) > _BYLINE_MAX_CHARS:
+        return False
+    if _BYLINE.search(text) is not None or _SIGNED.search(text) is not None:
+        return True
+    return _CLOSING_LINE.match(previous.strip()) is not None and _NAME_LINE.match(text) is not None
 
 
 def is_dateline(sentence: str) -> bool:
     """A short line that carries a calendar date: a page's "Published 11 July 2025"."""
     text = sentence.strip()
     return len(text) <= _DATELINE_MAX_CHARS and _EXPLICIT_DATE.search(text) is not None
+
+
+def is_bare_dateline(sentence: str) -> bool:
+    """A dateline that is little but the date: "Geilo, 18 November 2025", "Published 11 July
+    2025" (at most 4 other words), not a sentence that mentions one ("Orders confirmed
+    before 15 December 2025 will still be invoiced at the old price.")."""
+    if not is_dateline(sentence):
+        return False
+    return len(_WORD.findall(_EXPLICIT_DATE.sub(" ", sentence))) <= _BARE_DATELINE_WORDS
 
 
 def expected_type(question: str) -> AnswerType:
@@ -184,8 +216,9 @@ def _new_matches(pattern: re.Pattern[str], sentence: str, question_words: set[st
     return False
 
 
-def offers(answer_type: AnswerType, sentence: str, question: str) -> float:
-    """1.0 when ``sentence`` holds something new of the asked-for kind, else 0.0 (0.5: open)."""
+def offers(answer_type: AnswerType, sentence: str, question: str, previous: str = "") -> float:
+    """1.0 when ``sentence`` holds something new of the asked-for kind, else 0.0 (0.5: open).
+    ``previous``: the sentence before it (a letter's close makes the next line its signer)."""
     if answer_type is AnswerType.OPEN:
         return 0.5
     if answer_type is AnswerType.MONEY:
@@ -197,7 +230,7 @@ def offers(answer_type: AnswerType, sentence: str, question: str) -> float:
     # A piece's author or date is its byline or dateline; a name or date in the text is
     # weaker evidence ("Who wrote the memo?" may be about the story, not the page).
     if answer_type is AnswerType.AUTHOR:
-        return 1.0 if is_byline(sentence) else 0.5 * offers(AnswerType.NAME, sentence, question)
+        return 1.0 if is_byline(sentence, previous) else 0.5 * offers(AnswerType.NAME, sentence, question)
     if answer_type is AnswerType.PUBLISHED:
         return 1.0 if is_dateline(sentence) else 0.5 * offers(AnswerType.DATE, sentence, question)
     question_words = {w.lower() for w in _WORD.findall(question)}

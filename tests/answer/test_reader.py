@@ -45,6 +45,15 @@ def _engine(folder: Path, embedder):
     return Engine.open(load_index(folder.parent / "index"), embedder)
 
 
+LETTER = (
+    "Tekstilfabrikken Hallingdal AS\n\nIndustrivegen 9, 3580 Geilo\n\nVindel Friluft AS\n\n"
+    "Geilo, 18 November 2025\n\nPrice adjustment for ripstop nylon from 1 January 2026\n\nDear customer,\n\n"
+    "We must increase the price of our ripstop nylon by 7.5 percent from 1 January 2026. Orders "
+    "confirmed before 15 December 2025 will still be invoiced at the old price.\n\n"
+    "Yours sincerely,\n\nSigrid Haugland\n\nSales Director\n"
+)
+
+
 def test_the_reader_ships_and_loads_offline(reader):
     card = reader_module.card()
     assert reader_module.WEIGHTS.stat().st_size < 25_000_000  # the issue's bound for a larger file
@@ -152,3 +161,20 @@ def test_numbers_reach_the_reader_as_the_passage_writes_them():
         "In which year was revenue 4,523,000 euros?"
     )
     assert reader_module.numbers_as_written("Was it 99999 or 2023?", texts) == "Was it 99999 or 2023?"
+
+
+def test_a_letter_is_signed_and_dated_by_its_own_lines(tmp_path, embedder):
+    """Set A's scanned-letter kind: "Who signed …" and "What date is the letter?" share no word
+    with their answers, which only the letter's signature and date line give."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "hallingdal_letter.txt").write_text(LETTER, encoding="utf-8")
+    (docs / "frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
+    engine = _engine(docs, embedder)
+    signed = engine.ask("Who signed the letter from Tekstilfabrikken Hallingdal?")
+    assert not signed.abstained and signed.citations[0].sentence == "Sigrid Haugland"
+    dated = engine.ask("What date is the Hallingdal price letter?")
+    assert not dated.abstained and dated.citations[0].sentence == "Geilo, 18 November 2025"
+    assert len(dated.citations) == 1  # the date line alone, not the order deadline beside it
+    # A letter the documents do not hold is not dated by another one's line.
+    assert engine.ask("What date is the Harborne Foods price letter?").abstained

@@ -19,6 +19,13 @@ from rag.search.answer_types import AnswerType, expected_type, is_byline, is_dat
         ("How many parameters does Mistral Medium 3.5 have?", AnswerType.NUMBER),
         ("Who is the CEO of Mistral AI?", AnswerType.NAME),
         ("What did OpenAI announce?", AnswerType.OPEN),
+        # A letter, memo or notice is a piece: its signature and its date line answer these.
+        ("Who signed the letter from Tekstilfabrikken Hallingdal?", AnswerType.AUTHOR),
+        ("What date is the Hallingdal price letter?", AnswerType.PUBLISHED),
+        ("When was the memo from facilities sent?", AnswerType.PUBLISHED),
+        ("What is the date of the notice to tenants?", AnswerType.PUBLISHED),
+        ("Who signed the agreement?", AnswerType.NAME),  # an agreement's signers are its content
+        ("When did OpenAI publish its framework?", AnswerType.DATE),  # the framework's date
     ],
 )
 def test_expected_type(question, kind):
@@ -94,3 +101,17 @@ def test_a_byline_names_a_person_in_capitals():
 )
 def test_metadata_questions_are_about_the_page_only(question, kind):
     assert expected_type(question) is kind
+
+
+def test_a_letters_signature_is_its_byline_and_its_date_line_its_dateline():
+    from rag.search.answer_types import is_bare_dateline
+
+    assert is_byline("Yours sincerely, Sigrid Haugland")
+    assert is_byline("Kind regards, Anna Berg")
+    assert is_byline("Sigrid Haugland", previous="Yours sincerely,")  # the name on its own line
+    assert not is_byline("Sigrid Haugland")  # a name alone, after no closing, is no signature
+    assert not is_byline("Sales Director", previous="Sigrid Haugland")
+    assert offers(AnswerType.AUTHOR, "Sigrid Haugland", "Who signed the letter?", "Best regards") == 1.0
+    assert is_bare_dateline("Geilo, 18 November 2025") and is_bare_dateline("Published 11 July 2025")
+    mention = "Orders confirmed before 15 December 2025 will still be invoiced at the old price."
+    assert is_dateline(mention) and not is_bare_dateline(mention)
