@@ -35,14 +35,19 @@ def reader():
     return reader_module.shared_reader()
 
 
-def _engine(folder: Path, embedder):
+def _engine(root: Path, embedder, files: dict[str, str]):
+    """An engine over ``files`` (name: text), written to a folder under ``root`` and indexed."""
     from rag.engine import Engine
     from rag.indexing.build import build_index
     from rag.ingest.loading import load_paths
     from rag.store import load_index
 
-    build_index(load_paths([folder]), folder.parent / "index", embedder=embedder)
-    return Engine.open(load_index(folder.parent / "index"), embedder)
+    folder = root / "docs"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    build_index(load_paths([folder]), root / "index", embedder=embedder)
+    return Engine.open(load_index(root / "index"), embedder)
 
 
 LETTER = (
@@ -80,14 +85,11 @@ def test_no_text_no_span(reader):
 
 
 def test_a_one_passage_corpus_answers_with_an_exact_span(tmp_path, embedder, capsys):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
-    engine = _engine(docs, embedder)
+    engine = _engine(tmp_path, embedder, {"frankenstein.md": FRANKENSTEIN})
     answer = engine.ask("Who wrote Frankenstein?")
     assert not answer.abstained
     citation = answer.citations[0]
-    original = (docs / "frankenstein.md").read_text(encoding="utf-8")
+    original = (tmp_path / "docs" / "frankenstein.md").read_text(encoding="utf-8")
     start, end = citation.span_in_file
     assert original[start:end] == citation.span == "Mary Shelley"
     sentence_start, sentence_end = citation.sentence_span
@@ -96,7 +98,7 @@ def test_a_one_passage_corpus_answers_with_an_exact_span(tmp_path, embedder, cap
     assert (payload["span"], payload["span_start"], payload["span_end"]) == ("Mary Shelley", start, end)
     from rag.cli import main
 
-    assert main(["ask", "Who wrote Frankenstein?", "--index", str(docs.parent / "index")]) == 0
+    assert main(["ask", "Who wrote Frankenstein?", "--index", str(tmp_path / "index")]) == 0
     assert "    answer: Mary Shelley" in capsys.readouterr().out  # the CLI names the span
     off_topic = engine.ask("What is the boiling point of mercury?")
     assert off_topic.abstained and off_topic.text == NOT_FOUND
@@ -104,21 +106,15 @@ def test_a_one_passage_corpus_answers_with_an_exact_span(tmp_path, embedder, cap
 
 
 def test_an_exact_duplicate_file_changes_nothing(tmp_path, embedder):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
-    (docs / "copy of frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
-    answer = _engine(docs, embedder).ask("Who wrote Frankenstein?")
+    answer = _engine(
+        tmp_path, embedder, {"frankenstein.md": FRANKENSTEIN, "copy of frankenstein.md": FRANKENSTEIN}
+    ).ask("Who wrote Frankenstein?")
     assert not answer.abstained
     assert answer.citations[0].span == "Mary Shelley"
 
 
 def test_a_subject_the_documents_do_not_hold_is_not_answered_from_another(tmp_path, embedder):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "lindqvist_ferries.md").write_text(FERRIES, encoding="utf-8")
-    (docs / "frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
-    engine = _engine(docs, embedder)
+    engine = _engine(tmp_path, embedder, {"lindqvist_ferries.md": FERRIES, "frankenstein.md": FRANKENSTEIN})
     held = engine.ask("How many people does Lindqvist Ferries employ?")
     assert not held.abstained and "1,260" in held.citations[0].sentence
     assert engine.ask("How many people does Harborne Foods employ?").abstained
@@ -166,11 +162,7 @@ def test_numbers_reach_the_reader_as_the_passage_writes_them():
 def test_a_letter_is_signed_and_dated_by_its_own_lines(tmp_path, embedder):
     """Set A's scanned-letter kind: "Who signed …" and "What date is the letter?" share no word
     with their answers, which only the letter's signature and date line give."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "hallingdal_letter.txt").write_text(LETTER, encoding="utf-8")
-    (docs / "frankenstein.md").write_text(FRANKENSTEIN, encoding="utf-8")
-    engine = _engine(docs, embedder)
+    engine = _engine(tmp_path, embedder, {"hallingdal_letter.txt": LETTER, "frankenstein.md": FRANKENSTEIN})
     signed = engine.ask("Who signed the letter from Tekstilfabrikken Hallingdal?")
     assert not signed.abstained and signed.citations[0].sentence == "Sigrid Haugland"
     dated = engine.ask("What date is the Hallingdal price letter?")
