@@ -85,6 +85,9 @@ class Config:
     warmup: float = 0.06
     lora_rank: int = 16
     lora_alpha: float = 32.0
+    # full: the first N encoder layers stay the packaged base's too (no gradient through them:
+    # cheaper steps, a smaller artefact); 0 trains every layer.
+    freeze_layers: int = 0
     ans_head: bool = True
     ans_weight: float = 0.5
     stage2: bool = False
@@ -178,6 +181,8 @@ def build_model(config: Config) -> Reader:
     model = Reader(encoder, encoder.config.hidden_size, config.ans_head)
     if config.regime == "full":
         encoder.embeddings.requires_grad_(False)
+        for layer in encoder.encoder.layer[: config.freeze_layers]:
+            layer.requires_grad_(False)
     elif config.regime == "lora":
         encoder.requires_grad_(False)
         for name, module in list(encoder.named_modules()):
@@ -813,6 +818,7 @@ def main() -> None:
     parser.add_argument("--regime", choices=("lora", "full"), default="lora")
     parser.add_argument("--lr", type=float, help="encoder learning rate (lora 5e-4, full 1e-4)")
     parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument("--freeze-layers", type=int, default=0, help="full: keep the first N layers frozen")
     parser.add_argument("--no-ans-head", action="store_true", help="no separate answerability head")
     parser.add_argument("--eval-only", type=Path, metavar="CKPT", help="measure reader.pt/checkpoint.pt")
     parser.add_argument("--stage2", action="store_true", help="fine-tune on the dev half's other questions")
@@ -844,6 +850,7 @@ def main() -> None:
         stride=args.seq_len // 3,
         lora_rank=args.lora_rank,
         lora_alpha=2.0 * args.lora_rank,
+        freeze_layers=args.freeze_layers,
         ans_head=not args.no_ans_head,
         stage2=args.stage2,
         init=str(args.init or ""),
@@ -864,7 +871,7 @@ def main() -> None:
         sys.exit("--stage2 needs --init <reader.pt of the main stage>")
     if args.init:  # the model's shape comes from the artefact it starts from
         base = Config(**torch.load(args.init, weights_only=False)["config"])
-        for key in ("regime", "seq_len", "stride", "lora_rank", "lora_alpha", "ans_head"):
+        for key in ("regime", "seq_len", "stride", "lora_rank", "lora_alpha", "ans_head", "freeze_layers"):
             setattr(config, key, getattr(base, key))
         config.lr = args.lr or base.lr / 2
     train(

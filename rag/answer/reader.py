@@ -193,7 +193,12 @@ def _export(staging: Path) -> None:
         model = Heads(AutoModel.from_pretrained(str(base), local_files_only=True, add_pooling_layer=False))
         state = torch.load(WEIGHTS, map_location="cpu", weights_only=True)["state"]
         missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-        if unexpected or any(not name.startswith("encoder.embeddings.") for name in missing):
+        # What the artefact leaves out stays the packaged base's: the embedding tables, and the
+        # lower layers a run kept frozen (eval/train_reader.py --freeze-layers).
+        kept = ("encoder.embeddings.",) + tuple(
+            f"encoder.encoder.layer.{i}." for i in range(int(config.get("freeze_layers", 0)))
+        )
+        if unexpected or any(not name.startswith(kept) for name in missing):
             raise RagError(f"{WEIGHTS} does not fit the packaged base (missing {missing[:3]}).")
         model.eval()
         ids = torch.tensor([[101, 2040, 102, 2009, 2003, 102], [101, 2040, 102, 2009, 102, 0]])
