@@ -436,8 +436,10 @@ class ExtractiveAnswerer:
         return all(names(text, c) for c in constraints)
 
     def _bare_piece_line(self, retrieval: Retrieval, candidate: Candidate) -> bool:
-        """``candidate`` is a byline or signature (AUTHOR), or a dateline that is little but
-        the date (PUBLISHED)."""
+        """For a candidate already found to offer the piece's metadata (a byline, signature
+        or dateline): whether it is that line itself. Always for AUTHOR (a byline or signature
+        is a line of its own by its pattern); for PUBLISHED, a dateline that is little but
+        the date, not a sentence that mentions one."""
         sentence = self.index.chunks[candidate.position].sentences[candidate.index_in_chunk].text
         if retrieval.expected is AnswerType.PUBLISHED:
             return is_bare_dateline(sentence)
