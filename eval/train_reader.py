@@ -41,7 +41,7 @@ import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -807,6 +807,16 @@ def eval_only(path: Path, out: Path, seq_len: int | None) -> None:
         handle.write(json.dumps(figures) + "\n")
 
 
+def stop_time(clock: str, now: datetime) -> datetime:
+    """The next moment after ``now`` whose UTC clock reads ``clock`` ("HH:MM").
+
+    A time already past today is tomorrow's, so ``--stop-at 01:10`` given at 23:10 stops
+    the run after two hours, not at once. Raises ValueError for anything but HH:MM."""
+    hour, minute = (int(part) for part in clock.split(":"))
+    stop_at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return stop_at if stop_at > now else stop_at + timedelta(days=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -840,10 +850,7 @@ def main() -> None:
     if args.eval_only:
         eval_only(args.eval_only, out, args.seq_len if args.seq_len != 192 else None)
         return
-    stop_at = None
-    if args.stop_at:
-        hour, minute = (int(x) for x in args.stop_at.split(":"))
-        stop_at = datetime.now(timezone.utc).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    stop_at = stop_time(args.stop_at, datetime.now(timezone.utc)) if args.stop_at else None
     config = Config(
         regime=args.regime,
         seq_len=args.seq_len,

@@ -160,6 +160,23 @@ def test_training_runs_on_a_tiny_slice(tmp_path, frozen, monkeypatch):
     shutil.rmtree(out)
 
 
+def test_a_stop_time_already_past_today_is_tomorrows(monkeypatch):
+    """``--stop-at 01:10`` given at 23:10 stops two hours later, not at once (it once did)."""
+    import importlib.util
+    from datetime import datetime, timezone
+
+    spec = importlib.util.spec_from_file_location("eval_train_reader", ROOT / "eval" / "train_reader.py")
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, script)
+    spec.loader.exec_module(script)
+    now = datetime(2026, 12, 6, 23, 10, 5, tzinfo=timezone.utc)
+    assert script.stop_time("01:10", now) == datetime(2026, 12, 7, 1, 10, tzinfo=timezone.utc)
+    assert script.stop_time("23:40", now) == datetime(2026, 12, 6, 23, 40, tzinfo=timezone.utc)
+    assert script.stop_time("23:10", now) == datetime(2026, 12, 7, 23, 10, tzinfo=timezone.utc)
+    with pytest.raises(ValueError):
+        script.stop_time("soon", now)
+
+
 def test_text_not_in_latin_script_is_not_read():
     assert reader_module.in_latin_script("Who trains new staff? Loïc Dubœuf does.")
     assert not reader_module.in_latin_script("图书馆周六几点关门？")
