@@ -22,13 +22,16 @@ pays for another. Figures per set are printed and stored in the JSON's "info".
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from rag.answer import reader
 from rag.answer.answerability import FEATURES, MODEL_FILE, AnswerabilityModel
 from rag.engine import Engine
 from rag.evaluation.datasets import Example, load_benchmark_examples, load_seed_examples, split_examples
@@ -138,6 +141,21 @@ def report(
     return figures
 
 
+def reader_fingerprint() -> str:
+    """SHA-256 of the shipped reader's weights ("none" without one): the cached feature rows
+    hold its scores, so rows read with another reader must not be refitted on."""
+    return hashlib.sha256(reader.WEIGHTS.read_bytes()).hexdigest() if reader.available() else "none"
+
+
+def cache_fits(cached: Any, fingerprint: str) -> bool:
+    """The cached rows were read with these FEATURES and this reader (older caches: no)."""
+    return (
+        json.loads(str(cached["features"])) == list(FEATURES)
+        and "reader" in cached.files
+        and str(cached["reader"]) == fingerprint
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -150,7 +168,8 @@ def main() -> None:
     args = parser.parse_args()
 
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if args.cache.is_file() and json.loads(str(np.load(args.cache)["features"])) == list(FEATURES):
+    fingerprint = reader_fingerprint()
+    if args.cache.is_file() and cache_fits(np.load(args.cache), fingerprint):
         cached = np.load(args.cache)
         names = json.loads(str(cached["names"]))
         rows = {n: (cached[f"x_{n}"], cached[f"y_{n}"]) for n in names}
@@ -163,6 +182,7 @@ def main() -> None:
         np.savez(
             args.cache,
             features=json.dumps(list(FEATURES)),
+            reader=fingerprint,
             names=json.dumps(list(rows)),
             **{f"x_{n}": x for n, (x, _) in rows.items()},
             **{f"y_{n}": y for n, (_, y) in rows.items()},

@@ -18,3 +18,27 @@ def test_eval_scripts_import(script, monkeypatch):
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)  # defines main(); runs nothing heavy at import
     assert callable(module.main)
+
+
+def test_answerability_rows_read_with_another_reader_are_not_reused(tmp_path, monkeypatch):
+    """`make train` refits on cached feature rows only when they hold this reader's scores:
+    a swapped reader.pt would otherwise be fitted on the previous reader's rows."""
+    import json
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location(
+        "eval_train_answerability", ROOT / "eval" / "train_answerability.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, script)
+    spec.loader.exec_module(script)
+    features = json.dumps(list(script.FEATURES))
+    fingerprint = script.reader_fingerprint()
+    assert len(fingerprint) == 64  # the shipped reader's weights, hashed
+    np.savez(tmp_path / "same.npz", features=features, reader=fingerprint)
+    np.savez(tmp_path / "other.npz", features=features, reader="0" * 64)
+    np.savez(tmp_path / "old.npz", features=features)  # written before the fingerprint was kept
+    assert script.cache_fits(np.load(tmp_path / "same.npz"), fingerprint)
+    assert not script.cache_fits(np.load(tmp_path / "other.npz"), fingerprint)
+    assert not script.cache_fits(np.load(tmp_path / "old.npz"), fingerprint)
