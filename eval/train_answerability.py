@@ -22,7 +22,6 @@ pays for another. Figures per set are printed and stored in the JSON's "info".
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -144,7 +143,7 @@ def report(
 def reader_fingerprint() -> str:
     """SHA-256 of the shipped reader's weights ("none" without one): the cached feature rows
     hold its scores, so rows read with another reader must not be refitted on."""
-    return hashlib.sha256(reader.WEIGHTS.read_bytes()).hexdigest() if reader.available() else "none"
+    return reader.weights_sha256() if reader.available() else "none"
 
 
 def cache_fits(cached: Any, fingerprint: str) -> bool:
@@ -169,8 +168,8 @@ def main() -> None:
 
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     fingerprint = reader_fingerprint()
-    if args.cache.is_file() and cache_fits(np.load(args.cache), fingerprint):
-        cached = np.load(args.cache)
+    cached = np.load(args.cache) if args.cache.is_file() else None
+    if cached is not None and cache_fits(cached, fingerprint):
         names = json.loads(str(cached["names"]))
         rows = {n: (cached[f"x_{n}"], cached[f"y_{n}"]) for n in names}
     else:

@@ -132,6 +132,11 @@ def available() -> bool:
     return WEIGHTS.is_file() and CARD.is_file()
 
 
+def weights_sha256() -> str:
+    """SHA-256 (hex) of the shipped weights file: which reader an export or a cache came from."""
+    return hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
+
+
 def card() -> dict[str, Any]:
     """The reader's configuration and training figures (models/reader.json)."""
     return json.loads(CARD.read_text(encoding="utf-8"))
@@ -224,7 +229,7 @@ def _export(staging: Path) -> None:
         settings = {
             "seq_len": config["seq_len"],
             "stride": config["stride"],
-            "weights_sha256": hashlib.sha256(WEIGHTS.read_bytes()).hexdigest(),
+            "weights_sha256": weights_sha256(),
             "base": str(base),
         }
         (staging / SETTINGS_FILE).write_text(json.dumps(settings, indent=1), encoding="utf-8")
