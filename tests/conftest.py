@@ -10,8 +10,10 @@ fails the test, so an unmarked model test cannot slip in and slow the lane down.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -85,6 +87,21 @@ def _open(index_dir: Path, embedder):
     from rag.store import load_index
 
     return Engine.open(load_index(index_dir), embedder)
+
+
+@pytest.fixture()
+def eval_script(monkeypatch):
+    """Load a script of eval/ by file name ("train_reader.py") as its own module, registered as
+    an import would be (dataclasses resolve a module's annotations through sys.modules)."""
+
+    def load(script: str):
+        spec = importlib.util.spec_from_file_location(f"eval_{script[:-3]}", ROOT / "eval" / script)
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, module)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -160,15 +160,11 @@ def test_training_runs_on_a_tiny_slice(tmp_path, frozen, monkeypatch):
     shutil.rmtree(out)
 
 
-def test_a_stop_time_already_past_today_is_tomorrows(monkeypatch):
+def test_a_stop_time_already_past_today_is_tomorrows(eval_script):
     """``--stop-at 01:10`` given at 23:10 stops two hours later, not at once (it once did)."""
-    import importlib.util
     from datetime import datetime, timezone
 
-    spec = importlib.util.spec_from_file_location("eval_train_reader", ROOT / "eval" / "train_reader.py")
-    script = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, script)
-    spec.loader.exec_module(script)
+    script = eval_script("train_reader.py")
     now = datetime(2026, 12, 6, 23, 10, 5, tzinfo=timezone.utc)
     assert script.stop_time("01:10", now) == datetime(2026, 12, 7, 1, 10, tzinfo=timezone.utc)
     assert script.stop_time("23:40", now) == datetime(2026, 12, 6, 23, 40, tzinfo=timezone.utc)

@@ -1,8 +1,6 @@
 """The scripts under eval/ import against the current package (ruff does not resolve imports
 and mypy checks rag/ only, so a moved module would otherwise break them silently)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,28 +9,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "eval").glob("*.py")))
-def test_eval_scripts_import(script, monkeypatch):
-    spec = importlib.util.spec_from_file_location(f"eval_{script[:-3]}", ROOT / "eval" / script)
-    module = importlib.util.module_from_spec(spec)
-    # Registered as an import would be: dataclasses resolve a module's annotations through it.
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)  # defines main(); runs nothing heavy at import
+def test_eval_scripts_import(script, eval_script):
+    module = eval_script(script)  # defines main(); runs nothing heavy at import
     assert callable(module.main)
 
 
-def test_answerability_rows_read_with_another_reader_are_not_reused(tmp_path, monkeypatch):
+def test_answerability_rows_read_with_another_reader_are_not_reused(tmp_path, eval_script):
     """`make train` refits on cached feature rows only when they hold this reader's scores:
     a swapped reader.pt would otherwise be fitted on the previous reader's rows."""
     import json
 
     import numpy as np
 
-    spec = importlib.util.spec_from_file_location(
-        "eval_train_answerability", ROOT / "eval" / "train_answerability.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, script)
-    spec.loader.exec_module(script)
+    script = eval_script("train_answerability.py")
     features = json.dumps(list(script.FEATURES))
     fingerprint = script.reader_fingerprint()
     assert len(fingerprint) == 64  # the shipped reader's weights, hashed
